@@ -1,0 +1,88 @@
+"""Networks of the image codec family: analysis/synthesis transforms and the hyperprior.
+
+The transforms follow Ballé et al. (GDN, four stride-2 5x5 convolutions, 16x down-sampling) with a
+mean-scale hyperprior (Minnen et al. 2018, without the autoregressive context).  A variable-rate model
+multiplies the latent by a learned per-channel gain of the chosen quality before quantization and by a
+learned inverse gain after ("gain units", Cui et al. 2021), so one network serves the whole quality
+ladder.
+"""
+
+from __future__ import annotations
+
+import torch
+from compressai.layers import GDN
+from torch import nn
+
+
+def conv(cin: int, cout: int, k: int = 5, stride: int = 2) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, k, stride=stride, padding=k // 2)
+
+
+def deconv(cin: int, cout: int, k: int = 5, stride: int = 2) -> nn.ConvTranspose2d:
+    return nn.ConvTranspose2d(cin, cout, k, stride=stride, padding=k // 2, output_padding=stride - 1)
+
+
+def analysis(n: int, m: int, cin: int = 3) -> nn.Sequential:
+    """``(B, 3, H, W)`` → ``(B, m, H/16, W/16)``."""
+    return nn.Sequential(conv(cin, n), GDN(n), conv(n, n), GDN(n), conv(n, n), GDN(n), conv(n, m))
+
+
+def synthesis(n: int, m: int, cout: int = 3) -> nn.Sequential:
+    """``(B, m, h, w)`` → ``(B, 3, 16h, 16w)``."""
+    return nn.Sequential(
+        deconv(m, n), GDN(n, inverse=True), deconv(n, n), GDN(n, inverse=True), deconv(n, n),
+        GDN(n, inverse=True), deconv(n, cout),
+    )  # fmt: skip
+
+
+def hyper_analysis(m: int, nh: int) -> nn.Sequential:
+    """``(B, m, h, w)`` → ``(B, nh, h/4, w/4)``."""
+    return nn.Sequential(
+        conv(m, nh, 3, 1), nn.LeakyReLU(inplace=True), conv(nh, nh), nn.LeakyReLU(inplace=True), conv(nh, nh)
+    )
+
+
+def hyper_synthesis(m: int, nh: int) -> nn.Sequential:
+    """``(B, nh, h/4, w/4)`` → ``(B, 2m, h, w)``: scales and means of the latent."""
+    mid = nh * 3 // 2
+    return nn.Sequential(
+        deconv(nh, nh), nn.LeakyReLU(inplace=True), deconv(nh, mid), nn.LeakyReLU(inplace=True),
+        conv(mid, 2 * m, 3, 1),
+    )  # fmt: skip
+
+
+class GainUnits(nn.Module):
+    """Per-quality, per-channel gains ``g_q`` (before quantization) and inverse gains (after).
+
+    ``gain(q)`` accepts an integer quality or a float in ``[0, Q-1]``: fractional qualities interpolate
+    the log-gains, giving a continuous rate control between trained points.
+    """
+
+    def __init__(self, qualities: int, channels: int, init_log_gain: torch.Tensor | None = None) -> None:
+        super().__init__()
+        if init_log_gain is None:
+            init_log_gain = torch.zeros(qualities)
+        lg = init_log_gain.reshape(qualities, 1).expand(qualities, channels).clone()
+        self.log_gain = nn.Parameter(lg)
+        self.log_inv_gain = nn.Parameter(-lg.clone())
+
+    @property
+    def qualities(self) -> int:
+        return self.log_gain.shape[0]
+
+    def _interp(self, table: torch.Tensor, q: float | int | torch.Tensor) -> torch.Tensor:
+        if isinstance(q, torch.Tensor) and q.dim() == 1:  # one quality per batch item (integers)
+            return table[q.long()].exp()[:, :, None, None]
+        q = float(q)
+        if not 0 <= q <= self.qualities - 1:
+            raise ValueError(f"quality {q} outside [0, {self.qualities - 1}]")
+        lo = int(q)
+        hi = min(lo + 1, self.qualities - 1)
+        t = q - lo
+        return ((1 - t) * table[lo] + t * table[hi]).exp()[None, :, None, None]
+
+    def gain(self, q: float | int | torch.Tensor) -> torch.Tensor:
+        return self._interp(self.log_gain, q)
+
+    def inv_gain(self, q: float | int | torch.Tensor) -> torch.Tensor:
+        return self._interp(self.log_inv_gain, q)
