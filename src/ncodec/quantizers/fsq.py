@@ -115,8 +115,7 @@ class FSQ(Quantizer):
         rows, lead = indices_to_rows(indices, 1)
         check_range(rows, self.alphabet)
         with no_autocast(rows.device):
-            codes = kernels.fsq_symbols_to_codes(kernels.fsq_unpack(rows[:, 0], self.levels), self.levels)
-            out = self.out_proj(codes)
+            out = self.out_proj(kernels.fsq_dequantize(rows[:, 0], self.levels))
         return from_rows(out, lead)
 
     def indices_to_symbols(self, indices: torch.Tensor) -> torch.Tensor:

@@ -179,7 +179,21 @@ class RVQ(Quantizer):
             out = o if out is None else out + o
         return out
 
+    def _fused(self, n_use: int) -> bool:
+        """Whether the first ``n_use`` stages can run as one fused all-stages search (no projections,
+        Euclidean, equal codebook sizes): same indices as the stage loop, one kernel launch on GPU."""
+        st = self.stages[:n_use]
+        return all(
+            isinstance(s.in_proj, nn.Identity)
+            and s.metric == "euclidean"
+            and s.codebook_size == st[0].codebook_size
+            for s in st
+        )
+
     def _greedy(self, rows: torch.Tensor, n_use: int) -> torch.Tensor:
+        if rows.is_cuda and self._fused(n_use):
+            cbs = torch.stack([s.codes() for s in self.stages[:n_use]])
+            return kernels.rvq_search(rows, cbs)[0]
         residual = rows
         idx_all = []
         for stage in self.stages[:n_use]:
