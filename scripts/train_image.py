@@ -1,0 +1,54 @@
+#!/usr/bin/env python
+"""Train an ncodec image model on DATA.md's training photos (resumable; CPU or GPU; torchrun-ready).
+
+    python scripts/fetch_data.py --split train                       # once
+    python scripts/train_image.py --bottleneck hyperprior --out runs/hyper --steps 20000
+    torchrun --nproc_per_node 8 scripts/train_image.py --out runs/hyper ...   # several GPUs
+
+Running the same command again continues from ``OUT/last.pt``.  ``--export FILE.safetensors`` writes
+the trained weights with their configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ncodec.codecs.image_models import ImageModelConfig
+from ncodec.codecs.image_train import TrainConfig, export_weights, train
+from ncodec.datasets.manifest import manifest_paths
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--bottleneck", default="hyperprior", choices=["hyperprior", "fsq", "rvq"])
+    ap.add_argument("--n", type=int, default=96, help="transform channels")
+    ap.add_argument("--m", type=int, default=128, help="latent channels")
+    ap.add_argument("--nh", type=int, default=96, help="hyper-latent channels")
+    ap.add_argument("--out", default="runs/image")
+    ap.add_argument("--steps", type=int, default=100_000)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--crop", type=int, default=128)
+    ap.add_argument("--lr", type=float, default=1e-4)
+    ap.add_argument("--ckpt-every", type=int, default=500)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--images", nargs="*", help="training images (default: the fetched train manifest)")
+    ap.add_argument("--export", help="write the final weights to this .safetensors file")
+    args = ap.parse_args(argv)
+    images = args.images or [str(p) for p in manifest_paths("train", media="image")]
+    cfg = TrainConfig(
+        model=ImageModelConfig(bottleneck=args.bottleneck, n=args.n, m=args.m, nh=args.nh),
+        images=images, out_dir=args.out, steps=args.steps, batch=args.batch, crop=args.crop, lr=args.lr,
+        ckpt_every=args.ckpt_every, seed=args.seed, threads=args.threads, device=args.device,
+    )  # fmt: skip
+    model = train(cfg)
+    if args.export:
+        export_weights(model, args.export)
+        print(f"wrote {args.export}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,152 @@
+"""The codec interface of the rate–distortion harness, and the registry that picks codecs by name.
+
+A codec adapter has a ``name``, a ``media`` (``"image"``, ``"audio"`` or ``"video"``), default
+``rate_points`` (qualities, CRFs or bitrates: whatever its knob is, named by ``point_label``), a
+``config`` string that changes whenever its output would (it keys the harness's cache), and
+``encode_decode(item, point) -> (bytes_on_disk, reconstruction)``. The byte count is the size of the
+complete file the codec writes, container included; the reconstruction has the item's shape.
+
+Registering a model (issue #6 and later)::
+
+    from ncodec.rd import ImageModelAdapter, register_codec
+
+    register_codec("image-fsq-small", lambda: ImageModelAdapter(
+        "image-fsq-small", make_codec=lambda q: load_model("image-fsq-small", quality=q),
+        rate_points=[1, 2, 3, 4, 5, 6], config="weights-sha256:..."))
+
+after which ``ncodec bench rd --codec jpeg,image-fsq-small --anchor jpeg DIR`` runs it. A module can
+also be named with ``--plugin MODULE``; importing it must call :func:`register_codec`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from ncodec.errors import NcodecError
+
+
+@dataclass
+class Item:
+    """One prepared piece of media the harness feeds to every codec.
+
+    Attributes:
+        id: a stable name (the path relative to the input folder or data root).
+        media: ``"image"``, ``"audio"`` or ``"video"``.
+        data: image ``uint8 [H, W, 3]``; audio ``float32 [frames, channels]`` in [-1, 1];
+            video ``uint8 [T, H, W, 3]``.
+        sample_rate: audio sample rate (Hz).
+        fps: video frame rate.
+        digest: SHA-256 of the prepared data and its parameters (part of the cache key).
+        meta: free-form provenance (source file, crop, excerpt offset...).
+    """
+
+    id: str
+    media: str
+    data: np.ndarray
+    sample_rate: int | None = None
+    fps: float | None = None
+    digest: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def duration(self) -> float:
+        """Seconds of audio or video (0 for images)."""
+        if self.media == "audio" and self.sample_rate:
+            return self.data.shape[0] / self.sample_rate
+        if self.media == "video" and self.fps:
+            return self.data.shape[0] / self.fps
+        return 0.0
+
+
+@runtime_checkable
+class RDCodec(Protocol):
+    """What the harness needs of a codec."""
+
+    name: str
+    media: str
+    rate_points: Sequence[float]
+    point_label: str
+    config: str
+
+    def encode_decode(self, item: Item, point: float) -> tuple[int, np.ndarray]:
+        """Encode ``item`` at ``point`` into a real file and decode it: (bytes on disk, reconstruction)."""
+        ...
+
+
+_REGISTRY: dict[str, Callable[[], RDCodec]] = {}
+
+
+def register_codec(name: str, factory: Callable[[], RDCodec], replace: bool = False) -> None:
+    """Make ``factory()`` available to the harness as ``name`` (lower case, no commas)."""
+    if not name or "," in name or name != name.lower():
+        raise ValueError(f"bad codec name {name!r}: lower case, no commas")
+    if name in _REGISTRY and not replace:
+        raise ValueError(f"codec {name!r} is already registered")
+    _REGISTRY[name] = factory
+
+
+def available_codecs(media: str | None = None) -> list[str]:
+    """Registered codec names (optionally only those of one media)."""
+    _load_builtin()
+    names = sorted(_REGISTRY)
+    if media is None:
+        return names
+    return [n for n in names if get_codec(n).media == media]
+
+
+def get_codec(name: str) -> RDCodec:
+    """A new instance of the codec registered as ``name``."""
+    _load_builtin()
+    try:
+        factory = _REGISTRY[name]
+    except KeyError:
+        raise NcodecError(f"unknown codec {name!r}; available: {', '.join(sorted(_REGISTRY))}") from None
+    return factory()
+
+
+def _load_builtin() -> None:
+    # Importing the anchor modules registers them (once).
+    from ncodec.rd import anchors_audio, anchors_image, anchors_video  # noqa: F401
+
+
+class ImageModelAdapter:
+    """Adapts an image codec with ``compress(x) -> bytes`` / ``decompress(bytes) -> x`` to the harness.
+
+    ``make_codec(point)`` returns the codec object for one rung of its quality ladder (it may cache).
+    ``x`` is a float tensor ``[1, 3, H, W]`` in [0, 1]; the reconstruction is rounded to ``uint8``. The rate
+    is the length of the bytes ``compress`` returns, which must be the complete file (e.g. ``.ncd``).
+    """
+
+    media = "image"
+    point_label = "quality"
+
+    def __init__(
+        self, name: str, make_codec: Callable[[float], Any], rate_points: Sequence[float], config: str = ""
+    ) -> None:
+        self.name = name
+        self._make = make_codec
+        self.rate_points = list(rate_points)
+        self.config = config or name
+
+    def encode_decode(self, item: Item, point: float) -> tuple[int, np.ndarray]:
+        """Compress and decompress one image at one quality."""
+        import torch
+
+        codec = self._make(point)
+        x = torch.from_numpy(np.array(item.data)).permute(2, 0, 1)[None].float() / 255.0
+        with torch.no_grad():
+            data = codec.compress(x)
+            if not isinstance(data, bytes | bytearray):
+                raise NcodecError(f"{self.name}: compress() must return bytes, got {type(data).__name__}")
+            y = codec.decompress(bytes(data))
+        y = torch.as_tensor(y).detach().float().cpu()
+        if y.ndim == 4:
+            y = y[0]
+        rec = (y.clamp(0, 1) * 255.0).round().to(torch.uint8).permute(1, 2, 0).numpy()
+        if rec.shape != item.data.shape:
+            raise NcodecError(f"{self.name}: reconstruction {rec.shape} differs from input {item.data.shape}")
+        return len(data), rec
