@@ -1,0 +1,158 @@
+"""Continuous latents through compressai's entropy models, coded by ncodec's coder into .ncd files.
+
+compressai's ``EntropyBottleneck`` and ``GaussianConditional`` hold, after ``update()``, integer CDF tables
+(``_quantized_cdf``, 16-bit precision), their lengths and offsets.  :class:`CompressaiAdapter` takes those
+integer tables as they are (frequencies shifted from 16 to 24 bits: an exact change of scale), and codes the
+integer symbols compressai's ``quantize(..., "symbols", means)`` produces with an
+:class:`~ncodec.entropy.IndexedTablePrior`.  Out-of-range values use the table's last symbol as an escape, as
+compressai does, so every integer round-trips.
+
+Which table codes which element (``indexes``) must be identical in encoder and decoder.  For the
+``EntropyBottleneck`` it is the channel.  For the ``GaussianConditional`` it comes from the hyper-decoder's
+float scales through ``build_indexes``; that float step is the cross-machine hazard compressai users hit
+(#279, #309): compute the scales deterministically (e.g. integer hyper-decoder) or send the indexes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from ncodec.entropy.priors import IndexedTablePrior
+from ncodec.entropy.tables import PRECISION, validate_freqs
+from ncodec.errors import FormatError, ShapeError
+
+__all__ = ["CompressaiAdapter"]
+
+
+class CompressaiAdapter:
+    """Codes a compressai entropy model's integer symbols with ncodec (ANS, .ncd container).
+
+    Args:
+        model: an ``EntropyBottleneck`` or ``GaussianConditional`` on which ``update()`` has been called.
+    """
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        cdf = getattr(model, "_quantized_cdf", None)
+        lengths = getattr(model, "_cdf_length", None)
+        offsets = getattr(model, "_offset", None)
+        if cdf is None or lengths is None or offsets is None or cdf.numel() == 0:
+            raise ValueError("the compressai entropy model has no CDF tables: call model.update() first")
+        precision = int(getattr(model, "entropy_coder_precision", 16))
+        if not 1 <= precision <= PRECISION:
+            raise ValueError(f"unsupported compressai CDF precision {precision}")
+        cdf = cdf.detach().cpu().numpy().astype(np.int64)
+        lengths = lengths.detach().cpu().numpy().reshape(-1).astype(np.int64)
+        tables = []
+        for row, n in zip(cdf, lengths, strict=True):
+            c = row[: int(n)]
+            if n < 3 or c[0] != 0 or c[-1] != 1 << precision:
+                raise ValueError("compressai CDF table is not normalized: call model.update(force=True)")
+            tables.append(validate_freqs(np.diff(c) << (PRECISION - precision)))
+        self.model = model
+        self.tables = tuple(tables)
+        self.offsets = offsets.detach().cpu().numpy().reshape(-1).astype(np.int64)
+        self.is_bottleneck = hasattr(model, "_get_medians")
+
+    # ----------------------------------------------------------------------------------------- tokens
+
+    def _indexes(self, shape: Sequence[int], indexes: torch.Tensor | np.ndarray | None) -> np.ndarray:
+        if indexes is None:
+            if not self.is_bottleneck:
+                raise ShapeError("GaussianConditional needs the table indexes (from build_indexes)")
+            idx = self.model._build_indexes(torch.Size(shape))
+        else:
+            idx = indexes
+        idx = np.asarray(idx.detach().cpu().numpy() if hasattr(idx, "detach") else idx).astype(np.int64)
+        if idx.shape != tuple(shape):
+            raise ShapeError(f"indexes of shape {idx.shape} for latents of shape {tuple(shape)}")
+        if idx.size and (idx.min() < 0 or idx.max() >= len(self.tables)):
+            raise ShapeError(f"table index outside 0..{len(self.tables) - 1}")
+        return idx
+
+    def _means(self, y_shape: Sequence[int], means: torch.Tensor | None) -> torch.Tensor | None:
+        if means is None and self.is_bottleneck:
+            med = self.model._get_medians().detach()
+            med = med.reshape(1, -1, *([1] * (len(y_shape) - 2)))
+            return med.expand(*y_shape)
+        return means
+
+    def to_tokens(
+        self, y: torch.Tensor, indexes: torch.Tensor | None = None, means: torch.Tensor | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Latents -> (tokens >= 0, table index), both shaped like ``y``.
+
+        A token is ``v = symbol - offset`` when ``0 <= v < K-1`` (``K`` = table size), otherwise
+        ``K-1 + r`` with compressai's escape code ``r = -2v-1`` (v < 0) or ``2(v-(K-1))``.
+        """
+        if y.dim() < 2:
+            raise ShapeError(f"latents must be (B, C, ...), got {tuple(y.shape)}")
+        idx = self._indexes(y.shape, indexes)
+        sym = self.model.quantize(y, "symbols", self._means(y.shape, means)).detach().cpu().numpy()
+        sym = sym.astype(np.int64)
+        sizes = np.array([len(t) for t in self.tables], dtype=np.int64)
+        top = sizes[idx] - 1  # escape symbol
+        v = sym - self.offsets[idx]
+        tok = np.where(v < 0, top + (-2 * v - 1), np.where(v >= top, top + 2 * (v - top), v))
+        return tok, idx
+
+    def from_tokens(
+        self,
+        tokens: np.ndarray,
+        idx: np.ndarray,
+        means: torch.Tensor | None = None,
+        dtype: torch.dtype = torch.float32,
+    ) -> torch.Tensor:
+        """Inverse of :meth:`to_tokens`, then compressai's dequantization (``symbol + means``)."""
+        sizes = np.array([len(t) for t in self.tables], dtype=np.int64)
+        top = sizes[idx] - 1
+        r = tokens - top
+        v = np.where(r < 0, tokens, np.where(r % 2 == 1, -(r + 1) // 2, top + r // 2))
+        sym = torch.from_numpy(v + self.offsets[idx])
+        return self.model.dequantize(sym, self._means(tokens.shape, means), dtype)
+
+    def prior(self, idx: np.ndarray) -> IndexedTablePrior:
+        """The ncodec prior for a given table index array."""
+        return IndexedTablePrior(self.tables, idx, escape=True)
+
+    # -------------------------------------------------------------------------------------- container
+
+    def section(
+        self, y: torch.Tensor, indexes: torch.Tensor | None = None, means: torch.Tensor | None = None, **kw
+    ):
+        """A :class:`ncodec.container.TokenSection` for multi-section files (hyperprior ``z`` and ``y``).
+
+        Decode with :func:`ncodec.container.decompress_sections`, passing ``adapter.prior(idx)`` (or a
+        callable building it from the sections decoded before), then :meth:`from_tokens`.
+        """
+        from ncodec.container import TokenSection
+
+        tok, idx = self.to_tokens(y, indexes, means)
+        kw.setdefault("quantizer", type(self.model).__name__)
+        return TokenSection(tok, self.prior(idx), **kw)
+
+    def compress(
+        self, y: torch.Tensor, indexes: torch.Tensor | None = None, means: torch.Tensor | None = None, **kw
+    ) -> bytes:
+        """Latents -> a complete .ncd file (keyword arguments go to :func:`ncodec.container.compress`)."""
+        from ncodec.container import compress
+
+        tok, idx = self.to_tokens(y, indexes, means)
+        kw.setdefault("quantizer", type(self.model).__name__)
+        return compress(tok, self.prior(idx), **kw)
+
+    def decompress(
+        self, data: bytes, indexes: torch.Tensor | None = None, means: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Inverse of :meth:`compress`; ``indexes``/``means`` as for compressai's ``decompress``."""
+        from ncodec.container import decompress, parse
+
+        shape = parse(data, strict=True).header.shape
+        try:
+            idx = self._indexes(shape, indexes)
+        except ShapeError as exc:
+            raise FormatError(f"file's latent shape {shape} does not fit: {exc}") from exc
+        tok = decompress(data, self.prior(idx))
+        return self.from_tokens(tok, idx, means)
