@@ -190,6 +190,14 @@ def rvq_search(
 # ----------------------------------------------------------------------------------------------------
 
 
+def _exact_dot(values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """``sum(values * weights, -1)`` as int64 for integer-valued ``values`` and integer ``weights`` whose
+    products and sums stay below 2^53: one float64 matrix-vector product, exact whatever its order."""
+    flat = values.reshape(-1, values.shape[-1]).to(torch.float64)
+    out = flat @ weights.to(device=flat.device, dtype=torch.float64)
+    return out.reshape(values.shape[:-1]).long()
+
+
 def fsq_basis(levels: tuple[int, ...] | list[int], device=None) -> torch.Tensor:
     """Mixed-radix place values of the packed index: ``index = sum(symbol[i] * basis[i])``."""
     basis = [1]
@@ -229,9 +237,10 @@ def fsq_quantize(z: torch.Tensor, levels: tuple[int, ...] | list[int]) -> tuple[
     if z.shape[-1] != lv.numel():
         raise ShapeError(f"FSQ expects {lv.numel()} channels, got {z.shape[-1]}")
     rounded = torch.round(fsq_bound(z.float(), lv))
-    symbols = (rounded.long() + lv // 2).clamp_(min=torch.zeros_like(lv), max=lv - 1)
-    packed = (symbols * fsq_basis(levels, z.device)).sum(-1)
-    return symbols, packed
+    sym_f = torch.minimum((rounded + (lv // 2).to(torch.float32)).clamp_(min=0), (lv - 1).float())
+    # the mixed-radix sum as a float64 matrix-vector product: integers below 2^53, so exact
+    packed = _exact_dot(sym_f, fsq_basis(levels, z.device))
+    return sym_f.long(), packed
 
 
 def fsq_symbols_to_codes(symbols: torch.Tensor, levels: tuple[int, ...] | list[int]) -> torch.Tensor:
@@ -248,8 +257,17 @@ def fsq_unpack(packed: torch.Tensor, levels: tuple[int, ...] | list[int]) -> tor
 
 
 def fsq_dequantize(packed: torch.Tensor, levels: tuple[int, ...] | list[int]) -> torch.Tensor:
-    """Packed indices (...,) to normalised code values (..., d) float32 (inverse of :func:`fsq_quantize`)."""
-    return fsq_symbols_to_codes(fsq_unpack(packed, levels), levels)
+    """Packed indices (...,) to normalised code values (..., d) float32 (inverse of :func:`fsq_quantize`).
+
+    Unpacks with float64 floor divisions (exact: every value is an integer below 2^53 and a quotient
+    never rounds up to the next integer), which vectorise where int64 division does not.
+    """
+    lv = torch.tensor(list(levels), dtype=torch.float64, device=packed.device)
+    basis = fsq_basis(levels, packed.device).to(torch.float64)
+    q = torch.floor(packed.to(torch.float64)[..., None] / basis)
+    sym = q - torch.floor(q / lv) * lv
+    half = torch.floor(lv / 2)
+    return ((sym - half) / half).to(torch.float32)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -273,9 +291,9 @@ def binary_quantize(
         raise ShapeError(f"binary codes pack at most 62 bits into an int64, got d={d}")
     bits = z.float() > 0
     scale = 1.0 / math.sqrt(d) if spherical else 1.0
-    codes = torch.where(bits, scale, -scale).to(torch.float32)
+    codes = bits.to(torch.float32) * (2 * scale) - scale  # exactly +-scale
     weights = torch.ones(d, dtype=torch.long, device=z.device) << torch.arange(d, device=z.device)
-    packed = (bits.long() * weights).sum(-1)
+    packed = _exact_dot(bits.to(torch.float32), weights) if d <= 52 else (bits.long() * weights).sum(-1)
     if group_size is None:
         return codes, packed
     return codes, packed, binary_group_symbols(packed, d, group_size)
@@ -306,11 +324,17 @@ def binary_group_pack(symbols: torch.Tensor, d: int, group_size: int) -> torch.T
 
 def binary_unpack(packed: torch.Tensor, d: int) -> torch.Tensor:
     """Packed indices (...,) to bits (..., d) as int64 0/1."""
+    if d <= 31:  # int32 shifts vectorise better than int64 ones
+        shifts = torch.arange(d, device=packed.device, dtype=torch.int32)
+        return ((packed.int()[..., None] >> shifts) & 1).long()
     return (packed[..., None] >> torch.arange(d, device=packed.device)) & 1
 
 
 def binary_dequantize(packed: torch.Tensor, d: int, *, spherical: bool) -> torch.Tensor:
     """Packed indices to codes (..., d) float32, the inverse of :func:`binary_quantize`."""
     scale = 1.0 / math.sqrt(d) if spherical else 1.0
-    bits = binary_unpack(packed, d)
-    return torch.where(bits.bool(), scale, -scale).to(torch.float32)
+    if d <= 31:
+        bits = (packed.int()[..., None] >> torch.arange(d, device=packed.device, dtype=torch.int32)) & 1
+    else:
+        bits = binary_unpack(packed, d)
+    return bits.to(torch.float32) * (2 * scale) - scale

@@ -161,7 +161,8 @@ class _BinaryQuantizer(Quantizer):
         """``(B, dim, *spatial)`` → packed indices ``(B, 1, *spatial)``."""
         with torch.no_grad(), no_autocast(z.device):
             rows, lead = to_rows(z, self.dim)
-            _, packed = kernels.binary_quantize(self._project(rows), spherical=self.spherical)
+            # signs do not change under l2 normalisation: skip it
+            _, packed = kernels.binary_quantize(self.in_proj(rows), spherical=self.spherical)
         return packed.reshape(lead).unsqueeze(1)
 
     def dequantize(self, indices: torch.Tensor) -> torch.Tensor:
