@@ -1,0 +1,187 @@
+"""Image codec inference: images ⇄ integer tokens ⇄ .ncd bytes, bit-exact on the entropy path.
+
+:class:`ImageCodec` wraps a trained :class:`~ncodec.codecs.image_models.HyperpriorModel`:
+
+* ``encode(x, quality)`` → :class:`ImageTokens` (the hyper-latent ``z`` and latent ``y`` tokens, plus the
+  size, padding and quality needed to decode); ``decode(tokens)`` → image.
+* ``compress(x, quality)`` → a complete ``.ncd`` file (two token sections, ``z`` then ``y``);
+  ``decompress(data)`` → image.
+
+Everything that decides which probability table codes a token is exact: ``z`` uses the
+EntropyBottleneck's integer tables (one per channel); ``y``'s table index comes from the hyper-decoder
+run as an :class:`~ncodec.codecs.integer_nets.IntegerConvNet` (integer arithmetic) and from gain tables
+stored as float32 constants (IEEE multiplications and comparisons are correctly rounded everywhere).
+So a file decodes to the same tokens on any machine, thread count or batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ncodec.codecs.image_models import HyperpriorModel, scale_table
+from ncodec.codecs.integer_nets import IntegerConvNet
+from ncodec.container import MediaInfo, TokenSection, compress_sections, decompress_sections, parse
+from ncodec.entropy.compressai_adapter import CompressaiAdapter
+from ncodec.errors import FormatError, MediaError, ShapeError
+
+#: Largest image side accepted (pixels); larger images need tiling.
+MAX_SIDE = 1 << 14
+
+
+def weights_digest(module: torch.nn.Module) -> bytes:
+    """SHA-256 of a module's state (names, dtypes, shapes and bytes, in sorted order)."""
+    h = hashlib.sha256()
+    for name, t in sorted(module.state_dict().items()):
+        t = t.detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.numpy().tobytes() if t.dtype != torch.bfloat16 else t.float().numpy().tobytes())
+    return h.digest()
+
+
+@dataclass
+class ImageTokens:
+    """Integer tokens of a batch of images and what decoding needs besides the weights."""
+
+    z: np.ndarray  # (B, Nh, h/4, w/4) int64, EntropyBottleneck tokens
+    y: np.ndarray  # (B, M, h, w) int64, GaussianConditional tokens
+    quality: int
+    height: int
+    width: int
+
+    @property
+    def padding(self) -> tuple[int, int, int, int]:
+        """(top, bottom, left, right) pixels added before the transform."""
+        ph = self.y.shape[2] * 16 - self.height
+        pw = self.y.shape[3] * 16 - self.width
+        return (0, ph, 0, pw)
+
+
+class ImageCodec(torch.nn.Module):
+    """Encoder/decoder around a trained hyperprior image model (see the module docstring)."""
+
+    def __init__(self, model: HyperpriorModel, name: str) -> None:
+        super().__init__()
+        if not isinstance(model, HyperpriorModel):
+            raise TypeError("ImageCodec needs a HyperpriorModel")
+        self.name = name
+        self.model = model.eval()
+        model.entropy_bottleneck.update(force=True)
+        model.gaussian_conditional.update_scale_table(scale_table(), force=True)
+        with torch.no_grad():  # float32 constants: computed once, then only multiplied (exact IEEE ops)
+            self.register_buffer("gain_table", model.gains.log_gain.exp().float().clone())
+            self.register_buffer("inv_gain_table", model.gains.log_inv_gain.exp().float().clone())
+        self.h_s_int = IntegerConvNet(model.h_s)
+        self.z_coder = CompressaiAdapter(model.entropy_bottleneck)
+        self.y_coder = CompressaiAdapter(model.gaussian_conditional)
+        self.digest = weights_digest(model)
+
+    @property
+    def qualities(self) -> int:
+        return self.gain_table.shape[0]
+
+    def _quality(self, quality: int) -> int:
+        q = int(quality)
+        if q != quality or not 0 <= q < self.qualities:
+            raise ValueError(f"quality must be an integer in [0, {self.qualities - 1}], got {quality}")
+        return q
+
+    def _check_image(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 3:
+            x = x.unsqueeze(0)
+        if x.dim() != 4 or x.shape[1] != 3:
+            raise ShapeError(f"expected an RGB image (3, H, W) or batch (B, 3, H, W), got {tuple(x.shape)}")
+        if min(x.shape[2:]) < 1 or max(x.shape[2:]) > MAX_SIDE:
+            raise MediaError(f"image size {x.shape[3]}x{x.shape[2]} outside 1..{MAX_SIDE} pixels per side")
+        return x.float()
+
+    def _y_params(self, z_hat: torch.Tensor, q: int) -> tuple[torch.Tensor, torch.Tensor]:
+        scales, means = self.h_s_int(z_hat).chunk(2, 1)
+        g = self.gain_table[q][None, :, None, None]
+        return scales * g, means * g
+
+    @torch.no_grad()
+    def encode(self, x: torch.Tensor, quality: int) -> ImageTokens:
+        """Images ``(B, 3, H, W)`` in [0, 1] → tokens.  The image is padded (edge replication) to a multiple
+        of 64 inside; :meth:`decode` crops it back."""
+        q = self._quality(quality)
+        x = self._check_image(x)
+        h, w = x.shape[2:]
+        align = self.model.align
+        ph, pw = (-h) % align, (-w) % align
+        xp = F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
+        y = self.model.g_a(xp)
+        z = self.model.h_a(y)
+        z_tok, z_idx = self.z_coder.to_tokens(z)
+        z_hat = self.z_coder.from_tokens(z_tok, z_idx)
+        scales, means = self._y_params(z_hat, q)
+        idx = self.model.gaussian_conditional.build_indexes(scales)
+        y_tok, _ = self.y_coder.to_tokens(y * self.gain_table[q][None, :, None, None], idx, means)
+        return ImageTokens(z=z_tok, y=y_tok, quality=q, height=int(h), width=int(w))
+
+    @torch.no_grad()
+    def decode(self, tokens: ImageTokens) -> torch.Tensor:
+        """Tokens → images ``(B, 3, H, W)`` in [0, 1]."""
+        q = self._quality(tokens.quality)
+        z_idx = self.z_coder._indexes(tokens.z.shape, None)
+        z_hat = self.z_coder.from_tokens(tokens.z, z_idx)
+        scales, means = self._y_params(z_hat, q)
+        idx = self.model.gaussian_conditional.build_indexes(scales).numpy()
+        if idx.shape != tokens.y.shape:
+            raise ShapeError(f"y tokens {tokens.y.shape} do not match the hyper-latent ({idx.shape})")
+        y_hat = self.y_coder.from_tokens(tokens.y, idx, means) * self.inv_gain_table[q][None, :, None, None]
+        x = self.model.g_s(y_hat).clamp_(0, 1)
+        return x[:, :, : tokens.height, : tokens.width]
+
+    # ---------------------------------------------------------------------------------------- bytes
+    def compress(self, x: torch.Tensor, quality: int) -> bytes:
+        """One image ``(3, H, W)`` (or a batch) in [0, 1] → a complete .ncd file."""
+        t = self.encode(x, quality)
+        z_idx = self.z_coder._indexes(t.z.shape, None)
+        z_hat = self.z_coder.from_tokens(t.z, z_idx)
+        y_idx = self.model.gaussian_conditional.build_indexes(self._y_params(z_hat, t.quality)[0]).numpy()
+        media = MediaInfo(kind="image", width=t.width, height=t.height, channels=3, padding=t.padding)
+        sections = [
+            TokenSection(t.z, self.z_coder.prior(z_idx), quantizer="EntropyBottleneck", prior_name="z"),
+            TokenSection(t.y, self.y_coder.prior(y_idx), quantizer="GaussianConditional", prior_name="y"),
+        ]
+        extra = [("quality", str(t.quality))]
+        return compress_sections(
+            sections, codec=self.name, weights_hash=self.digest, media=media, extra=extra
+        )
+
+    def read_header(self, data: bytes) -> tuple[int, int, int]:
+        """Check that ``data`` is a file of this codec and weights; returns ``(quality, height, width)``."""
+        h = parse(data, strict=True).header
+        if h.codec != self.name:
+            raise FormatError(f"unknown codec '{h.codec}' (this decoder is '{self.name}')")
+        if h.weights_hash != self.digest:
+            raise FormatError(f"file was written with other weights of '{self.name}' (weights hash differs)")
+        if h.media.kind != "image" or len(h.sections) != 2:
+            raise FormatError("not a two-section image file of this codec")
+        extra = dict(h.extra)
+        q_text = extra.get("quality", "")
+        if not q_text.isdigit() or int(q_text) >= self.qualities:
+            raise FormatError(f"bad quality field {q_text!r}")
+        return int(q_text), h.media.height, h.media.width
+
+    @torch.no_grad()
+    def decompress(self, data: bytes) -> torch.Tensor:
+        """A .ncd file of this codec → images ``(B, 3, H, W)`` in [0, 1]."""
+        q, height, width = self.read_header(data)
+        z_shape = parse(data, strict=True).header.sections[0].shape
+        z_idx = self.z_coder._indexes(z_shape, None)
+
+        def y_prior(decoded: list[np.ndarray]):
+            z_hat = self.z_coder.from_tokens(decoded[0], z_idx)
+            idx = self.model.gaussian_conditional.build_indexes(self._y_params(z_hat, q)[0]).numpy()
+            return self.y_coder.prior(idx)
+
+        z_tok, y_tok = decompress_sections(data, [self.z_coder.prior(z_idx), y_prior], codec=self.name)
+        if y_tok.shape[2] * 16 < height or y_tok.shape[3] * 16 < width:
+            raise FormatError("image size in the header exceeds the coded latent")
+        return self.decode(ImageTokens(z=z_tok, y=y_tok, quality=q, height=height, width=width))

@@ -1,0 +1,79 @@
+"""Image codec inference: tokens, .ncd bytes, exact decoding, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ncodec.codecs.image import ImageCodec
+from ncodec.codecs.image_models import ImageModelConfig
+from ncodec.codecs.image_train import CropPool, TrainConfig, train
+from ncodec.errors import FormatError, ShapeError
+
+
+def _photos() -> list[str]:
+    skimage = pytest.importorskip("skimage")
+    root = Path(skimage.__file__).parent / "data"
+    return [str(root / n) for n in ("astronaut.png", "coffee.png", "chelsea.png")]
+
+
+@pytest.fixture(scope="module")
+def codec(tmp_path_factory) -> ImageCodec:
+    cfg = TrainConfig(
+        model=ImageModelConfig(bottleneck="hyperprior", n=16, m=24, nh=16),
+        images=_photos(), out_dir=str(tmp_path_factory.mktemp("run")), steps=40, batch=4, crop=64,
+        lr=3e-3, ckpt_every=1000, log_every=1000, threads=1,
+    )  # fmt: skip
+    return ImageCodec(train(cfg, log=lambda *_: None), "image-test")
+
+
+def _photo_crop(h: int = 70, w: int = 101) -> torch.Tensor:
+    return CropPool(_photos()[:1], 128, scales=(2,)).batch(1, torch.Generator().manual_seed(0))[0, :, :h, :w]
+
+
+def test_compress_decompress_equals_encode_decode(codec: ImageCodec) -> None:
+    x = _photo_crop()
+    for q in (0, codec.qualities - 1):
+        data = codec.compress(x, q)
+        rec = codec.decompress(data)
+        assert rec.shape == (1, 3, 70, 101)
+        assert torch.equal(rec, codec.decode(codec.encode(x, q)))
+        assert float(rec.min()) >= 0 and float(rec.max()) <= 1
+    small, large = (len(codec.compress(x, q)) for q in (0, codec.qualities - 1))
+    assert small < large  # quality ladder: more bytes at higher quality
+
+
+def test_tokens_identical_across_threads_and_batches(codec: ImageCodec) -> None:
+    x = _photo_crop()
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = codec.encode(x, 2)
+        data = codec.compress(x, 2)
+        torch.set_num_threads(max(2, threads))
+        batch = codec.encode(torch.stack([x.flip(2), x, x.flip(1)]), 2)
+        rec = codec.decompress(data)
+    finally:
+        torch.set_num_threads(threads)
+    assert np.array_equal(one.y[0], batch.y[1]) and np.array_equal(one.z[0], batch.z[1])
+    assert rec.shape[0] == 1
+
+
+def test_bad_files_and_inputs(codec: ImageCodec) -> None:
+    data = codec.compress(_photo_crop(), 1)
+    with pytest.raises(FormatError):
+        codec.decompress(data[:-7])
+    flipped = bytearray(data)
+    flipped[len(data) // 2] ^= 0x10
+    with pytest.raises(FormatError):
+        codec.decompress(bytes(flipped))
+    other = ImageCodec(codec.model, "image-other")
+    with pytest.raises(FormatError, match="unknown codec"):
+        other.decompress(data)
+    with pytest.raises(ShapeError):
+        codec.encode(torch.rand(4, 10, 10), 0)
+    with pytest.raises(ValueError):
+        codec.encode(torch.rand(3, 10, 10), codec.qualities)
