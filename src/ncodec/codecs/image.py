@@ -17,17 +17,21 @@ So a file decodes to the same tokens on any machine, thread count or batch.
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
 
-from ncodec.codecs.image_models import HyperpriorModel, scale_table
+from ncodec.codecs.image_models import HyperpriorModel, ImageModelConfig, build_model, scale_table
 from ncodec.codecs.integer_nets import IntegerConvNet
 from ncodec.container import MediaInfo, TokenSection, compress_sections, decompress_sections, parse
 from ncodec.entropy.compressai_adapter import CompressaiAdapter
-from ncodec.errors import FormatError, MediaError, ShapeError
+from ncodec.errors import FormatError, MediaError, NcodecError, ShapeError
 
 #: Largest image side accepted (pixels); larger images need tiling.
 MAX_SIDE = 1 << 14
@@ -64,7 +68,13 @@ class ImageTokens:
 class ImageCodec(torch.nn.Module):
     """Encoder/decoder around a trained hyperprior image model (see the module docstring)."""
 
-    def __init__(self, model: HyperpriorModel, name: str) -> None:
+    def __init__(
+        self,
+        model: HyperpriorModel,
+        name: str,
+        gain_table: torch.Tensor | None = None,
+        inv_gain_table: torch.Tensor | None = None,
+    ) -> None:
         super().__init__()
         if not isinstance(model, HyperpriorModel):
             raise TypeError("ImageCodec needs a HyperpriorModel")
@@ -72,13 +82,52 @@ class ImageCodec(torch.nn.Module):
         self.model = model.eval()
         model.entropy_bottleneck.update(force=True)
         model.gaussian_conditional.update_scale_table(scale_table(), force=True)
-        with torch.no_grad():  # float32 constants: computed once, then only multiplied (exact IEEE ops)
-            self.register_buffer("gain_table", model.gains.log_gain.exp().float().clone())
-            self.register_buffer("inv_gain_table", model.gains.log_inv_gain.exp().float().clone())
+        # float32 constants, stored with the weights (exp() may differ in the last bit between machines;
+        # stored values are then only multiplied and compared: correctly rounded IEEE operations)
+        with torch.no_grad():
+            if gain_table is None or inv_gain_table is None:
+                gain_table, inv_gain_table = model.gains.log_gain.exp(), model.gains.log_inv_gain.exp()
+            self.register_buffer("gain_table", gain_table.detach().float().clone())
+            self.register_buffer("inv_gain_table", inv_gain_table.detach().float().clone())
         self.h_s_int = IntegerConvNet(model.h_s)
         self.z_coder = CompressaiAdapter(model.entropy_bottleneck)
         self.y_coder = CompressaiAdapter(model.gaussian_conditional)
         self.digest = weights_digest(model)
+
+    # ------------------------------------------------------------------------------------- weights files
+    def save(self, path: str | os.PathLike[str], card: dict | None = None) -> None:
+        """Write the weights, the gain tables, the configuration and an optional model card (safetensors)."""
+        state = {
+            k: v.detach().float().contiguous()
+            for k, v in self.model.state_dict().items()
+            if v.is_floating_point()
+        }
+        state["codec.gain_table"] = self.gain_table.contiguous()
+        state["codec.inv_gain_table"] = self.inv_gain_table.contiguous()
+        meta = {"config": json.dumps(self.model.cfg.to_dict()), "name": self.name}
+        if card is not None:
+            meta["card"] = json.dumps(card)
+        save_file(state, str(path), metadata=meta)
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str], name: str | None = None) -> ImageCodec:
+        """Load weights written by :meth:`save`."""
+        from ncodec.codecs.registry import model_card
+
+        cfg = ImageModelConfig.from_dict(model_card(path)["config"])
+        if cfg.bottleneck != "hyperprior":
+            raise NcodecError(f"{path}: bottleneck {cfg.bottleneck!r} has no inference codec yet")
+        state = load_file(str(path))
+        gains = state.pop("codec.gain_table", None), state.pop("codec.inv_gain_table", None)
+        model = build_model(cfg)
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        # integer CDF buffers are rebuilt by update(); anything else missing is a broken file
+        missing = [k for k in missing if not k.endswith(("_quantized_cdf", "_offset", "_cdf_length"))]
+        if missing or unexpected or None in gains:
+            raise NcodecError(
+                f"{path}: weights do not match the configuration ({missing[:3]} {unexpected[:3]})"
+            )
+        return cls(model, name or Path(path).stem, *gains)
 
     @property
     def qualities(self) -> int:
@@ -138,13 +187,16 @@ class ImageCodec(torch.nn.Module):
         return x[:, :, : tokens.height, : tokens.width]
 
     # ---------------------------------------------------------------------------------------- bytes
-    def compress(self, x: torch.Tensor, quality: int) -> bytes:
-        """One image ``(3, H, W)`` (or a batch) in [0, 1] → a complete .ncd file."""
+    def compress(self, x: torch.Tensor, quality: int, channels: int = 3) -> bytes:
+        """One image ``(3, H, W)`` (or a batch) in [0, 1] → a complete .ncd file.
+
+        ``channels`` records the layout the decoded file should have (see :mod:`ncodec.codecs.image_io`).
+        """
         t = self.encode(x, quality)
         z_idx = self.z_coder._indexes(t.z.shape, None)
         z_hat = self.z_coder.from_tokens(t.z, z_idx)
         y_idx = self.model.gaussian_conditional.build_indexes(self._y_params(z_hat, t.quality)[0]).numpy()
-        media = MediaInfo(kind="image", width=t.width, height=t.height, channels=3, padding=t.padding)
+        media = MediaInfo(kind="image", width=t.width, height=t.height, channels=channels, padding=t.padding)
         sections = [
             TokenSection(t.z, self.z_coder.prior(z_idx), quantizer="EntropyBottleneck", prior_name="z"),
             TokenSection(t.y, self.y_coder.prior(y_idx), quantizer="GaussianConditional", prior_name="y"),

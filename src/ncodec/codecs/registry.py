@@ -1,0 +1,71 @@
+"""The model registry: names → shipped weights (safetensors inside the package), or a weights file.
+
+``load("image-…")`` returns a ready :class:`~ncodec.codecs.image.ImageCodec`; ``load("path.safetensors")``
+loads weights exported by ``scripts/train_image.py --export``.  Each weights file carries its model
+configuration (and, for shipped models, its card) in the safetensors metadata.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from ncodec.errors import NcodecError
+
+
+def weights_dir() -> Path:
+    return Path(str(resources.files("ncodec"))) / "weights"
+
+
+def available_models() -> dict[str, Path]:
+    """Shipped model names and their weight files."""
+    folder = weights_dir()
+    if not folder.is_dir():
+        return {}
+    return {p.stem: p for p in sorted(folder.glob("*.safetensors"))}
+
+
+def model_card(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The metadata of a weights file: ``config`` and (for shipped models) ``card``, parsed."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), "pt") as f:
+            meta = dict(f.metadata() or {})
+    except (OSError, SafetensorError) as exc:
+        raise NcodecError(f"{path}: not a readable safetensors weights file ({exc})") from exc
+    out: dict[str, Any] = {}
+    for key in ("config", "card"):
+        if key in meta:
+            try:
+                out[key] = json.loads(meta[key])
+            except ValueError as exc:
+                raise NcodecError(f"{path}: corrupt {key} metadata") from exc
+    if "config" not in out:
+        raise NcodecError(f"{path}: no model configuration in its metadata")
+    return out
+
+
+def resolve(name_or_path: str) -> tuple[str, Path]:
+    """A model name or weights path → ``(name, path)``; raises NcodecError for unknown names."""
+    p = Path(name_or_path)
+    if p.suffix == ".safetensors":
+        if not p.is_file():
+            raise NcodecError(f"{p}: no such weights file")
+        return p.stem, p
+    models = available_models()
+    if name_or_path not in models:
+        known = ", ".join(models) or "none shipped yet"
+        raise NcodecError(f"unknown model {name_or_path!r} (known: {known}; or pass a .safetensors file)")
+    return name_or_path, models[name_or_path]
+
+
+def load(name_or_path: str):
+    """A ready-to-use codec for a shipped model name or a weights file."""
+    from ncodec.codecs.image import ImageCodec
+
+    name, path = resolve(name_or_path)
+    return ImageCodec.from_file(path, name=name)
