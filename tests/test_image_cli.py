@@ -119,3 +119,20 @@ def test_no_overwrite_without_force_and_corrupt_ncd(tmp_path: Path, weights: Pat
 def test_models_lists_shipped_models(capsys) -> None:
     assert main(["models"]) == 0
     assert capsys.readouterr().out.strip()
+
+
+def test_bench_rd_runs_an_ncodec_model_next_to_jpeg(tmp_path: Path, weights: Path, capsys) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    _photo(photos, name="a.png", size=(128, 96))
+    _photo(photos, name="b.png", size=(96, 128))
+    out = tmp_path / "rd"
+    args = ["bench", "rd", str(photos), "--codec", f"jpeg,{weights}", "--anchor", "jpeg", "--out", str(out)]
+    assert main([*args, "--points", "jpeg=20,50,80,95", "--no-progress", "--no-plot"]) == 0
+    import json
+
+    doc = json.loads(next(out.glob("*.json")).read_text())
+    curve = doc["curves"]["image-tiny"]
+    assert [p["point"] for p in curve] == list(range(6))
+    assert all(p["bpp"] > 0 and p["n"] == 2 and 5 < p["psnr"] < 60 for p in curve)
+    assert doc["codecs"]["image-tiny"]["config"].startswith("ncodec:image-tiny:")

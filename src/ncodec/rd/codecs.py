@@ -101,11 +101,46 @@ def available_codecs(media: str | None = None) -> list[str]:
 def get_codec(name: str) -> RDCodec:
     """A new instance of the codec registered as ``name``."""
     _load_builtin()
+    if name not in _REGISTRY:
+        model = _ncodec_model(name)
+        if model is not None:
+            return model
     try:
         factory = _REGISTRY[name]
     except KeyError:
         raise NcodecError(f"unknown codec {name!r}; available: {', '.join(sorted(_REGISTRY))}") from None
     return factory()
+
+
+class _QualityCodec:
+    """One rung of an ncodec image model's quality ladder, as ``compress(x)`` / ``decompress(bytes)``."""
+
+    def __init__(self, codec: Any, quality: int) -> None:
+        self.codec, self.quality = codec, quality
+
+    def compress(self, x: Any) -> bytes:
+        return self.codec.compress(x, self.quality)
+
+    def decompress(self, data: bytes) -> Any:
+        return self.codec.decompress(data)
+
+
+def _ncodec_model(name: str) -> RDCodec | None:
+    """ncodec's own image models by shipped name or weights path (``--codec path/model.safetensors``)."""
+    from ncodec.codecs.registry import available_models
+
+    if not (name.endswith(".safetensors") or name in available_models()):
+        return None
+    from ncodec.codecs.registry import load
+
+    codec = load(name)
+    # the weights hash is part of the cache key, so retrained weights are measured again
+    return ImageModelAdapter(
+        codec.name,
+        lambda q: _QualityCodec(codec, int(q)),
+        list(range(codec.qualities)),
+        config=f"ncodec:{codec.name}:{codec.digest.hex()[:16]}",
+    )
 
 
 def _load_builtin() -> None:
