@@ -33,8 +33,44 @@ from ncodec.container import MediaInfo, TokenSection, compress_sections, decompr
 from ncodec.entropy.compressai_adapter import CompressaiAdapter
 from ncodec.errors import FormatError, MediaError, NcodecError, ShapeError
 
-#: Largest image side accepted (pixels); larger images need tiling.
-MAX_SIDE = 1 << 14
+#: Largest image side accepted (pixels).
+MAX_SIDE = 1 << 16
+#: Images with more pixels than this run the transforms tile by tile (bounded memory).
+TILE_ABOVE = 1 << 20
+#: Tile size in latent positions (x16 pixels) and the context margin around each tile: the analysis
+#: transform sees 61 pixels (under 4 latents) around a latent, the synthesis a few latents, so with
+#: these margins tiled and whole-image transforms agree to float rounding, and there are no seams.
+TILE_LATENTS, MARGIN_LATENTS = 48, 6
+
+
+def _spans(n: int, tile: int) -> list[tuple[int, int]]:
+    return [(s, min(s + tile, n)) for s in range(0, n, tile)]
+
+
+def tiled(
+    fn, x: torch.Tensor, scale_in: int, scale_out: int, tile: int, margin: int, out_ch: int
+) -> torch.Tensor:
+    """Apply a fully convolutional ``fn`` to ``x`` tile by tile with ``margin`` units of context.
+
+    Tiles and margins count latent positions: a tile of ``t`` positions is ``t * scale_in`` input and
+    ``t * scale_out`` output samples per side (16 and 1 for the analysis, 1 and 16 for the synthesis).
+    Only one tile's activations are alive at a time.
+    """
+    b, _, h, w = x.shape
+    hl, wl = h // scale_in, w // scale_in
+    out = x.new_empty(b, out_ch, hl * scale_out, wl * scale_out)
+    for r0, r1 in _spans(hl, tile):
+        for c0, c1 in _spans(wl, tile):
+            a0, a1 = max(r0 - margin, 0), min(r1 + margin, hl)
+            b0, b1 = max(c0 - margin, 0), min(c1 + margin, wl)
+            part = fn(x[:, :, a0 * scale_in : a1 * scale_in, b0 * scale_in : b1 * scale_in])
+            out[:, :, r0 * scale_out : r1 * scale_out, c0 * scale_out : c1 * scale_out] = part[
+                :,
+                :,
+                (r0 - a0) * scale_out : (r1 - a0) * scale_out,
+                (c0 - b0) * scale_out : (c1 - b0) * scale_out,
+            ]
+    return out
 
 
 def weights_digest(module: torch.nn.Module) -> bytes:
@@ -93,6 +129,7 @@ class ImageCodec(torch.nn.Module):
         self.z_coder = CompressaiAdapter(model.entropy_bottleneck)
         self.y_coder = CompressaiAdapter(model.gaussian_conditional)
         self.digest = weights_digest(model)
+        self.tile_above = TILE_ABOVE
 
     # ------------------------------------------------------------------------------------- weights files
     def save(self, path: str | os.PathLike[str], card: dict | None = None) -> None:
@@ -148,6 +185,16 @@ class ImageCodec(torch.nn.Module):
             raise MediaError(f"image size {x.shape[3]}x{x.shape[2]} outside 1..{MAX_SIDE} pixels per side")
         return x.float()
 
+    def _analysis(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[2] * x.shape[3] <= self.tile_above:
+            return self.model.g_a(x)
+        return tiled(self.model.g_a, x, 16, 1, TILE_LATENTS, MARGIN_LATENTS, self.model.cfg.m)
+
+    def _synthesis(self, y: torch.Tensor) -> torch.Tensor:
+        if y.shape[2] * y.shape[3] * 256 <= self.tile_above:
+            return self.model.g_s(y)
+        return tiled(self.model.g_s, y, 1, 16, TILE_LATENTS, MARGIN_LATENTS, 3)
+
     def _y_params(self, z_hat: torch.Tensor, q: int) -> tuple[torch.Tensor, torch.Tensor]:
         scales, means = self.h_s_int(z_hat).chunk(2, 1)
         g = self.gain_table[q][None, :, None, None]
@@ -163,7 +210,7 @@ class ImageCodec(torch.nn.Module):
         align = self.model.align
         ph, pw = (-h) % align, (-w) % align
         xp = F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
-        y = self.model.g_a(xp)
+        y = self._analysis(xp)
         z = self.model.h_a(y)
         z_tok, z_idx = self.z_coder.to_tokens(z)
         z_hat = self.z_coder.from_tokens(z_tok, z_idx)
@@ -183,7 +230,7 @@ class ImageCodec(torch.nn.Module):
         if idx.shape != tokens.y.shape:
             raise ShapeError(f"y tokens {tokens.y.shape} do not match the hyper-latent ({idx.shape})")
         y_hat = self.y_coder.from_tokens(tokens.y, idx, means) * self.inv_gain_table[q][None, :, None, None]
-        x = self.model.g_s(y_hat).clamp_(0, 1)
+        x = self._synthesis(y_hat).clamp_(0, 1)
         return x[:, :, : tokens.height, : tokens.width]
 
     # ---------------------------------------------------------------------------------------- bytes
