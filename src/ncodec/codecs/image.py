@@ -43,6 +43,16 @@ TILE_ABOVE = 1 << 20
 TILE_LATENTS, MARGIN_LATENTS = 48, 6
 
 
+#: Tokens per chunk of a file (a chunk is a band of latent rows, coded and checked independently).
+CHUNK_TOKENS = 1 << 20
+
+
+def _rows(tokens: np.ndarray) -> int:
+    """Latent rows per chunk so that a chunk holds at most :data:`CHUNK_TOKENS` tokens."""
+    b, c, _, w = tokens.shape
+    return max(1, CHUNK_TOKENS // max(1, b * c * w))
+
+
 def _spans(n: int, tile: int) -> list[tuple[int, int]]:
     return [(s, min(s + tile, n)) for s in range(0, n, tile)]
 
@@ -245,8 +255,12 @@ class ImageCodec(torch.nn.Module):
         y_idx = self.model.gaussian_conditional.build_indexes(self._y_params(z_hat, t.quality)[0]).numpy()
         media = MediaInfo(kind="image", width=t.width, height=t.height, channels=channels, padding=t.padding)
         sections = [
-            TokenSection(t.z, self.z_coder.prior(z_idx), quantizer="EntropyBottleneck", prior_name="z"),
-            TokenSection(t.y, self.y_coder.prior(y_idx), quantizer="GaussianConditional", prior_name="y"),
+            TokenSection(
+                t.z, self.z_coder.prior(z_idx), "EntropyBottleneck", chunk_len=_rows(t.z), prior_name="z"
+            ),
+            TokenSection(
+                t.y, self.y_coder.prior(y_idx), "GaussianConditional", chunk_len=_rows(t.y), prior_name="y"
+            ),
         ]
         extra = [("quality", str(t.quality))]
         return compress_sections(
