@@ -21,7 +21,12 @@ from ncodec.datasets.manifest import manifest_paths
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--bottleneck", default="hyperprior", choices=["hyperprior", "fsq", "rvq"])
+    ap.add_argument(
+        "--bottleneck", default="hyperprior", choices=["hyperprior", "fsq", "rvq", "bmshj2018-hyperprior"]
+    )
+    ap.add_argument(
+        "--lmbda", type=float, nargs="+", help="rate-distortion lambdas (default: the MSE ladder)"
+    )
     ap.add_argument("--n", type=int, default=96, help="transform channels")
     ap.add_argument("--m", type=int, default=128, help="latent channels")
     ap.add_argument("--nh", type=int, default=96, help="hyper-latent channels")
@@ -38,8 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--export", help="write the final weights to this .safetensors file")
     args = ap.parse_args(argv)
     images = args.images or [str(p) for p in manifest_paths("train", media="image")]
+    lambdas = {"lambdas": tuple(args.lmbda)} if args.lmbda else {}
     cfg = TrainConfig(
-        model=ImageModelConfig(bottleneck=args.bottleneck, n=args.n, m=args.m, nh=args.nh),
+        model=ImageModelConfig(bottleneck=args.bottleneck, n=args.n, m=args.m, nh=args.nh, **lambdas),
         images=images, out_dir=args.out, steps=args.steps, batch=args.batch, crop=args.crop, lr=args.lr,
         ckpt_every=args.ckpt_every, seed=args.seed, threads=args.threads, device=args.device,
     )  # fmt: skip

@@ -185,7 +185,41 @@ class RVQModel(ImageModel):
         return {"x_hat": x_hat, "bits_y": bits, "bits_z": x.new_zeros(()), "vq_loss": out.loss}
 
 
-MODELS: dict[str, type[ImageModel]] = {"hyperprior": HyperpriorModel, "fsq": FSQModel, "rvq": RVQModel}
+class CompressaiHyperprior(ImageModel):
+    """compressai's ``bmshj2018-hyperprior`` (``ScaleHyperprior(N, M)``), trained by ncodec's loop on the
+    same data, as the reference our models are compared with; one model per lambda (``lambdas[0]``)."""
+
+    align = 64
+
+    def __init__(self, cfg: ImageModelConfig) -> None:
+        nn.Module.__init__(self)
+        from compressai.models import ScaleHyperprior
+
+        self.cfg = cfg
+        self.net = ScaleHyperprior(cfg.n, cfg.m)
+
+    @property
+    def qualities(self) -> int:
+        return 1
+
+    def lam(self, q: int) -> float:
+        return float(self.cfg.lambdas[0])
+
+    def aux_loss(self) -> torch.Tensor:
+        return self.net.aux_loss()
+
+    def forward(self, x: torch.Tensor, q: int | float) -> dict[str, torch.Tensor]:
+        out = self.net(x)
+        lik = out["likelihoods"]
+        return {"x_hat": out["x_hat"], "bits_y": _bits(lik["y"]), "bits_z": _bits(lik["z"])}
+
+
+MODELS: dict[str, type[ImageModel]] = {
+    "hyperprior": HyperpriorModel,
+    "fsq": FSQModel,
+    "rvq": RVQModel,
+    "bmshj2018-hyperprior": CompressaiHyperprior,
+}
 
 
 def build_model(cfg: ImageModelConfig) -> ImageModel:
