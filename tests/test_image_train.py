@@ -37,7 +37,12 @@ def test_resume_reproduces_uninterrupted_run(tmp_path: Path) -> None:
     logs = [
         [json.loads(line) for line in (tmp_path / d / "log.jsonl").read_text().splitlines()] for d in "ab"
     ]
+    evals = [[r for r in log if "eval" in r] for log in logs]
+    logs = [[r for r in log if "eval" not in r] for log in logs]
     assert [r["step"] for r in logs[1]] == [1, 2, 3, 4]
+    assert [r["step"] for r in evals[1]] == [2, 4]
+    assert set(evals[1][0]["eval"]) == {str(q) for q in range(6)}
+    assert math.isclose(evals[0][1]["eval"]["3"]["loss"], evals[1][1]["eval"]["3"]["loss"], rel_tol=1e-4)
     for ra, rb in zip(*logs, strict=True):
         assert ra["q"] == rb["q"] and math.isclose(ra["loss"], rb["loss"], rel_tol=1e-5)
     for (k, v1), v2 in zip(full.state_dict().items(), resumed.state_dict().values(), strict=True):

@@ -84,6 +84,8 @@ class TrainConfig:
     clip: float = 1.0
     ckpt_every: int = 500
     log_every: int = 50
+    eval_every: int = 0  # steps between held-out evaluations (0: at every checkpoint)
+    eval_crops: int = 16
     seed: int = 0
     threads: int = 0
     device: str = "auto"  # "auto": the local CUDA device when there is one, else the CPU
@@ -168,6 +170,14 @@ def train(cfg: TrainConfig, log=print) -> ImageModel:
     elif rank == 0:
         (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
     pool = CropPool(cfg.images, cfg.crop)
+    # a fixed batch of crops (its own generator: the training stream is unaffected) to follow every
+    # rate point's loss, bpp and PSNR through training
+    eval_x = (
+        pool.batch(cfg.eval_crops, torch.Generator().manual_seed(12345)).to(device)
+        if cfg.eval_crops
+        else None
+    )
+    eval_every = cfg.eval_every or cfg.ckpt_every
     net: torch.nn.Module = model
     if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(
@@ -198,6 +208,14 @@ def train(cfg: TrainConfig, log=print) -> ImageModel:
             log_file.write(json.dumps(logs) + "\n")
             log_file.flush()
             log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in logs.items()))
+        if rank == 0 and eval_x is not None and (step % eval_every == 0 or step == cfg.steps):
+            rec = {"eval": evaluate(model, eval_x), "step": step}
+            log_file.write(json.dumps(rec) + "\n")
+            log_file.flush()
+            log(
+                "eval "
+                + " ".join(f"q{q}:{r['bpp']:.3f}bpp/{r['psnr']:.2f}dB" for q, r in rec["eval"].items())
+            )
         if step % cfg.ckpt_every == 0 or step == cfg.steps:
             gens = [gen.get_state()]
             if world > 1:  # every rank's crop generator, so a resumed run draws the same crops
@@ -223,6 +241,21 @@ def train(cfg: TrainConfig, log=print) -> ImageModel:
     if not math.isfinite(float(loss.detach())):
         raise RuntimeError("training diverged (non-finite loss)")
     return model
+
+
+@torch.no_grad()
+def evaluate(model: ImageModel, x: torch.Tensor) -> dict[int, dict[str, float]]:
+    """RD loss, bpp (the model's rate estimate) and PSNR of every quality on the batch ``x``."""
+    was_training = model.training
+    model.eval()
+    try:
+        out = {}
+        for q in range(model.qualities):
+            loss, logs = rd_loss(model, x, q)
+            out[q] = {"loss": logs["loss"], "bpp": logs["bpp"], "psnr": logs["psnr"]}
+        return out
+    finally:
+        model.train(was_training)
 
 
 class _DDPProxy(torch.nn.Module):
