@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
 from ncodec.errors import MediaError
 from ncodec.quantizers import BSQ, FSQ, LFQ, RVQ, VQ, Quantizer
@@ -24,15 +23,13 @@ def sample_photo() -> Path:
 
 
 def load_rgb(path: Path) -> torch.Tensor:
-    """An image file → float tensor ``(3, H, W)`` in [0, 1]."""
-    try:
-        with Image.open(path) as im:
-            arr = np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise MediaError(f"cannot read image {path}: {exc}") from exc
-    if arr.shape[0] < PATCH or arr.shape[1] < PATCH:
+    """An image file → float tensor ``(3, H, W)`` in [0, 1] (the codec's input policy)."""
+    from ncodec.codecs.image_io import read_image
+
+    x, _ = read_image(path)
+    if x.shape[1] < PATCH or x.shape[2] < PATCH:
         raise MediaError(f"image {path} is smaller than {PATCH}x{PATCH}")
-    return torch.from_numpy(arr).permute(2, 0, 1).contiguous()
+    return x
 
 
 def to_patches(img: torch.Tensor) -> torch.Tensor:
