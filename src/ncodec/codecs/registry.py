@@ -66,6 +66,12 @@ def resolve(name_or_path: str) -> tuple[str, Path]:
 def load(name_or_path: str):
     """A ready-to-use codec for a shipped model name or a weights file."""
     from ncodec.codecs.image import ImageCodec
+    from ncodec.codecs.image_tokens import TokenImageCodec
 
     name, path = resolve(name_or_path)
-    return ImageCodec.from_file(path, name=name)
+    bottleneck = model_card(path)["config"].get("bottleneck")
+    if bottleneck == "hyperprior":
+        return ImageCodec.from_file(path, name=name)
+    if bottleneck in ("fsq", "rvq"):
+        return TokenImageCodec.from_file(path, name=name)
+    raise NcodecError(f"{path}: no inference codec for bottleneck {bottleneck!r}")

@@ -1,0 +1,84 @@
+"""FSQ and RVQ image codecs: tokens coded with static and adaptive integer priors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import ncodec
+from ncodec.codecs.image_models import ImageModelConfig
+from ncodec.codecs.image_tokens import TokenImageCodec
+from ncodec.codecs.image_train import CropPool, TrainConfig, train
+from ncodec.container import compress
+from ncodec.entropy import UniformPrior
+from ncodec.errors import FormatError
+
+
+def _photos() -> list[str]:
+    skimage = pytest.importorskip("skimage")
+    root = Path(skimage.__file__).parent / "data"
+    return [str(root / n) for n in ("astronaut.png", "coffee.png", "chelsea.png")]
+
+
+@pytest.fixture(scope="module", params=["fsq", "rvq"])
+def codec(request, tmp_path_factory) -> TokenImageCodec:
+    model = ImageModelConfig(request.param, n=16, m=12, fsq_levels=7, rvq_stages=3, rvq_codebook=64)
+    cfg = TrainConfig(
+        model=model,
+        images=_photos(), out_dir=str(tmp_path_factory.mktemp("run")), steps=20, batch=4, crop=64, lr=2e-3,
+        ckpt_every=1000, log_every=1000, eval_crops=0, threads=1,
+    )  # fmt: skip
+    c = TokenImageCodec(train(cfg, log=lambda *_: None), f"image-{request.param}-test")
+    fit = CropPool(_photos()[1:], 128, scales=(2,)).batch(4, torch.Generator().manual_seed(1))
+    c.fit_priors(list(fit))
+    return c
+
+
+def _crop() -> torch.Tensor:
+    return CropPool(_photos()[:1], 128, scales=(2,)).batch(1, torch.Generator().manual_seed(5))[
+        0, :, :90, :110
+    ]
+
+
+def test_static_and_adaptive_files_decode_exactly(codec: TokenImageCodec) -> None:
+    x = _crop()
+    q = codec.qualities - 1
+    ref = codec.decode(codec.encode(x, q))
+    sizes = {}
+    for kind in ("static", "adaptive"):
+        data = codec.compress(x, q, prior=kind)
+        assert torch.equal(codec.decompress(data), ref)
+        sizes[kind] = len(data)
+    tokens = codec.encode(x, q).tokens
+    uniform = compress(tokens, UniformPrior(codec.alphabet(q)), codec=codec.name, weights_hash=codec.digest)
+    assert sizes["static"] < len(uniform)  # the fitted tables beat fixed-length codes
+    assert ref.shape == (1, 3, 90, 110)
+
+
+def test_weights_file_round_trip_and_wrong_weights(codec: TokenImageCodec, tmp_path: Path) -> None:
+    path = tmp_path / f"{codec.name}.safetensors"
+    codec.save(path)
+    loaded = ncodec.load(str(path))
+    assert isinstance(loaded, TokenImageCodec)
+    x = _crop()
+    data = codec.compress(x, 0)
+    assert loaded.compress(x, 0) == data
+    assert torch.equal(loaded.decompress(data), codec.decompress(data))
+    with torch.no_grad():
+        next(loaded.model.g_s.parameters()).add_(1e-3)
+    loaded.digest = b"\x01" * 32
+    with pytest.raises(FormatError, match="weights hash"):
+        loaded.decompress(data)
+
+
+def test_quality_ladder_rates(codec: TokenImageCodec) -> None:
+    x = _crop()
+    sizes = [len(codec.compress(x, q, prior="static")) for q in range(codec.qualities)]
+    counts = [codec.encode(x, q).tokens.size for q in range(codec.qualities)]
+    if not codec.is_fsq:  # RVQ: each quality adds a stage of tokens, and bytes
+        assert np.all(np.diff(counts) > 0) and np.all(np.diff(sizes) > 0)
+    else:  # FSQ: the same token grid at every quality; the gain sets how many levels are used
+        assert len(set(counts)) == 1
