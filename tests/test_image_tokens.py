@@ -82,3 +82,21 @@ def test_quality_ladder_rates(codec: TokenImageCodec) -> None:
         assert np.all(np.diff(counts) > 0) and np.all(np.diff(sizes) > 0)
     else:  # FSQ: the same token grid at every quality; the gain sets how many levels are used
         assert len(set(counts)) == 1
+
+
+def test_cli_encode_decode_with_prior_choice(codec: TokenImageCodec, tmp_path: Path) -> None:
+    from PIL import Image
+
+    from ncodec.cli import main
+
+    weights = tmp_path / f"{codec.name}.safetensors"
+    codec.save(weights)
+    src = tmp_path / "in.png"
+    Image.fromarray((_crop() * 255).round().byte().permute(1, 2, 0).numpy()).save(src)
+    m = ["--model", str(weights)]
+    for kind in ("static", "adaptive"):
+        out = tmp_path / f"{kind}.ncd"
+        assert main(["encode", str(src), str(out), *m, "--prior", kind, "--quality", "0"]) == 0
+        assert main(["decode", str(out), str(tmp_path / f"{kind}.png"), *m]) == 0
+    a, b = (np.asarray(Image.open(tmp_path / f"{k}.png")) for k in ("static", "adaptive"))
+    assert np.array_equal(a, b) and a.shape == (90, 110, 3)

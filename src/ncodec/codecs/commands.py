@@ -25,7 +25,14 @@ def _cmd_encode(args: argparse.Namespace) -> int:
     if not 0 <= quality < codec.qualities:
         raise NcodecError(f"--quality must be in 0..{codec.qualities - 1} for {codec.name}")
     t0 = time.perf_counter()
-    data = codec.compress(x, quality, channels=channels)
+    if args.prior is not None:
+        if not hasattr(codec, "priors"):
+            raise NcodecError(
+                f"{codec.name} codes its latents with its hyperprior; --prior is for FSQ/RVQ models"
+            )
+        data = codec.compress(x, quality, prior=args.prior, channels=channels)
+    else:
+        data = codec.compress(x, quality, channels=channels)
     write_atomic(out, data, force=args.force)
     h, w = x.shape[1:]
     print(
@@ -79,6 +86,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("output")
     p.add_argument("--model", help="shipped model name or a weights .safetensors file")
     p.add_argument("--quality", type=int, help="rate point of the model's quality ladder (default: highest)")
+    p.add_argument(
+        "--prior", choices=["static", "adaptive"], help="FSQ/RVQ models: token prior (default adaptive)"
+    )
     p.add_argument("--force", action="store_true", help="overwrite the output file")
     p.set_defaults(func=_cmd_encode)
     p = sub.add_parser("decode", help="decode a .ncd file to an image (format from the output's extension)")
