@@ -249,7 +249,11 @@ class ImageCodec(torch.nn.Module):
 
         ``channels`` records the layout the decoded file should have (see :mod:`ncodec.codecs.image_io`).
         """
-        t = self.encode(x, quality)
+        return self.compress_tokens(self.encode(x, quality), channels)
+
+    def compress_tokens(self, t: ImageTokens, channels: int = 3) -> bytes:
+        """Tokens (from :meth:`encode`) → a complete .ncd file: the entropy path alone, exact."""
+        self._quality(t.quality)
         z_idx = self.z_coder._indexes(t.z.shape, None)
         z_hat = self.z_coder.from_tokens(t.z, z_idx)
         y_idx = self.model.gaussian_conditional.build_indexes(self._y_params(z_hat, t.quality)[0]).numpy()
@@ -285,6 +289,11 @@ class ImageCodec(torch.nn.Module):
     @torch.no_grad()
     def decompress(self, data: bytes) -> torch.Tensor:
         """A .ncd file of this codec → images ``(B, 3, H, W)`` in [0, 1]."""
+        return self.decode(self.decompress_tokens(data))
+
+    @torch.no_grad()
+    def decompress_tokens(self, data: bytes) -> ImageTokens:
+        """A .ncd file of this codec → its tokens (no synthesis transform run)."""
         q, height, width = self.read_header(data)
         z_shape = parse(data, strict=True).header.sections[0].shape
         z_idx = self.z_coder._indexes(z_shape, None)
@@ -297,4 +306,4 @@ class ImageCodec(torch.nn.Module):
         z_tok, y_tok = decompress_sections(data, [self.z_coder.prior(z_idx), y_prior], codec=self.name)
         if y_tok.shape[2] * 16 < height or y_tok.shape[3] * 16 < width:
             raise FormatError("image size in the header exceeds the coded latent")
-        return self.decode(ImageTokens(z=z_tok, y=y_tok, quality=q, height=height, width=width))
+        return ImageTokens(z=z_tok, y=y_tok, quality=q, height=height, width=width)

@@ -127,7 +127,11 @@ class TokenImageCodec(torch.nn.Module):
     # ------------------------------------------------------------------------------------------ bytes
     def compress(self, x: torch.Tensor, quality: int, prior: str = "adaptive", channels: int = 3) -> bytes:
         """One image in [0, 1] → a complete .ncd file coded with the ``prior`` kind."""
-        t = self.encode(x, quality)
+        return self.compress_tokens(self.encode(x, quality), prior, channels)
+
+    def compress_tokens(self, t: TokenImage, prior: str = "adaptive", channels: int = 3) -> bytes:
+        """Tokens (from :meth:`encode`) → a complete .ncd file: the entropy path alone, exact."""
+        self._quality(t.quality)
         media = MediaInfo(
             kind="image", width=t.width, height=t.height, channels=channels,
             padding=(0, t.tokens.shape[2] * 16 - t.height, 0, t.tokens.shape[3] * 16 - t.width),
@@ -140,6 +144,11 @@ class TokenImageCodec(torch.nn.Module):
 
     @torch.no_grad()
     def decompress(self, data: bytes) -> torch.Tensor:
+        """A .ncd file of this codec → images ``(B, 3, H, W)`` in [0, 1]."""
+        return self.decode(self.decompress_tokens(data))
+
+    def decompress_tokens(self, data: bytes) -> TokenImage:
+        """A .ncd file of this codec → its tokens."""
         h = parse(data, strict=True).header
         if h.codec != self.name:
             raise FormatError(f"unknown codec '{h.codec}' (this decoder is '{self.name}')")
@@ -155,7 +164,7 @@ class TokenImageCodec(torch.nn.Module):
         tok = decompress(data, self.prior(q, kind), codec=self.name)
         if h.media.height > tok.shape[2] * 16 or h.media.width > tok.shape[3] * 16:
             raise FormatError("image size in the header exceeds the coded latent")
-        return self.decode(TokenImage(tok, q, h.media.height, h.media.width))
+        return TokenImage(tok, q, h.media.height, h.media.width)
 
     # ------------------------------------------------------------------------------------------ files
     def save(self, path: str | os.PathLike[str], card: dict | None = None) -> None:

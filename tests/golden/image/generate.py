@@ -1,0 +1,61 @@
+"""Regenerate the image-codec golden files (run from the repository root; only when the format or the
+codecs change on purpose — the golden test exists to notice any other change):
+
+    python tests/golden/image/generate.py
+
+Two tiny models (a hyperprior and an FSQ model with fitted static priors) are trained for a few steps
+on scikit-image's photos, so the weights are real but small; a 72x56 crop of a real photo is coded.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import skimage
+import torch
+from PIL import Image
+
+from ncodec.codecs.image import ImageCodec
+from ncodec.codecs.image_models import ImageModelConfig
+from ncodec.codecs.image_tokens import TokenImageCodec
+from ncodec.codecs.image_train import CropPool, TrainConfig, train
+
+HERE = Path(__file__).resolve().parent
+SKDATA = Path(skimage.__file__).parent / "data"
+PHOTOS = [str(SKDATA / n) for n in ("astronaut.png", "coffee.png", "chelsea.png")]
+
+
+def _train(bottleneck: str, **model) -> torch.nn.Module:
+    cfg = TrainConfig(
+        model=ImageModelConfig(bottleneck=bottleneck, **model), images=PHOTOS, out_dir=tempfile.mkdtemp(),
+        steps=30, batch=4, crop=64, lr=2e-3, ckpt_every=1000, log_every=1000, eval_crops=0, threads=1,
+    )  # fmt: skip
+    return train(cfg, log=lambda *_: None)
+
+
+def main() -> None:
+    torch.manual_seed(0)
+    crop = CropPool(PHOTOS[1:2], 128, scales=(2,)).batch(1, torch.Generator().manual_seed(7))[0, :, :56, :72]
+    img = (crop * 255).round().byte()
+    Image.fromarray(img.permute(1, 2, 0).numpy()).save(HERE / "input.png")
+    x = img.float() / 255
+
+    hyper = ImageCodec(_train("hyperprior", n=16, m=24, nh=16), "golden-hyperprior")
+    hyper.save(HERE / "golden-hyperprior.safetensors")
+    t = hyper.encode(x, 3)
+    (HERE / "hyperprior_q3.ncd").write_bytes(hyper.compress_tokens(t))
+    np.savez(HERE / "hyperprior_q3.tokens.npz", z=t.z, y=t.y)
+
+    fsq = TokenImageCodec(_train("fsq", n=16, m=12, fsq_levels=7), "golden-fsq")
+    fsq.fit_priors(list(CropPool(PHOTOS[2:], 128, scales=(2,)).batch(4, torch.Generator().manual_seed(1))))
+    fsq.save(HERE / "golden-fsq.safetensors")
+    t = fsq.encode(x, 2)
+    (HERE / "fsq_q2_adaptive.ncd").write_bytes(fsq.compress_tokens(t, "adaptive"))
+    np.save(HERE / "fsq_q2.tokens.npy", t.tokens)
+    print("wrote", sorted(p.name for p in HERE.iterdir()))
+
+
+if __name__ == "__main__":
+    main()
