@@ -115,8 +115,22 @@ class FSQ(Quantizer):
         rows, lead = indices_to_rows(indices, 1)
         check_range(rows, self.alphabet)
         with no_autocast(rows.device):
-            out = self.out_proj(kernels.fsq_dequantize(rows[:, 0], self.levels))
+            table = self._codes_table(rows.device)
+            idx = rows[:, 0]
+            codes = table[idx] if table is not None else kernels.fsq_dequantize(idx, self.levels)
+            out = self.out_proj(codes)
         return from_rows(out, lead)
+
+    def _codes_table(self, device: torch.device) -> torch.Tensor | None:
+        """Every code's values ``(K, d)``, built once per device by the reference dequantizer, for
+        alphabets up to 2^18: dequantizing is then a gather (same values, no per-token arithmetic)."""
+        if self.codebook_size > 1 << 18:
+            return None
+        cache = self.__dict__.setdefault("_tables", {})
+        if device not in cache:
+            ids = torch.arange(self.codebook_size, device=device)
+            cache[device] = kernels.fsq_dequantize(ids, self.levels)
+        return cache[device]
 
     def indices_to_symbols(self, indices: torch.Tensor) -> torch.Tensor:
         """Packed ``(B, 1, *spatial)`` → per-dimension symbols ``(B, d, *spatial)``."""
