@@ -29,7 +29,7 @@ from safetensors.torch import load_file, save_file
 
 from ncodec.codecs.image_models import HyperpriorModel, ImageModelConfig, build_model, scale_table
 from ncodec.codecs.integer_nets import IntegerConvNet
-from ncodec.container import MediaInfo, TokenSection, compress_sections, decompress_sections, parse
+from ncodec.container import MediaInfo, NcdHeader, TokenSection, compress_sections, decompress_sections, parse
 from ncodec.entropy.compressai_adapter import CompressaiAdapter
 from ncodec.errors import FormatError, MediaError, NcodecError, ShapeError
 
@@ -81,6 +81,32 @@ def tiled(
                 (c0 - b0) * scale_out : (c1 - b0) * scale_out,
             ]
     return out
+
+
+def check_header(data: bytes, name: str, digest: bytes, qualities: int) -> tuple[NcdHeader, int]:
+    """Parse an image file's header and check it belongs to codec ``name`` with weights ``digest``;
+    returns the header and the quality it records."""
+    h = parse(data, strict=True).header
+    if h.codec != name:
+        raise FormatError(f"unknown codec '{h.codec}' (this decoder is '{name}')")
+    if h.weights_hash != digest:
+        raise FormatError(f"file was written with other weights of '{name}' (weights hash differs)")
+    if h.media.kind != "image":
+        raise FormatError(f"not an image file ({h.media.kind})")
+    q_text = dict(h.extra).get("quality", "")
+    if not q_text.isdigit() or int(q_text) >= qualities:
+        raise FormatError(f"bad quality field {q_text!r}")
+    return h, int(q_text)
+
+
+def save_weights(
+    path: str | os.PathLike[str], state: dict, model: torch.nn.Module, name: str, card: dict | None
+):
+    """Write ``state`` with the model's configuration, its name and an optional card as metadata."""
+    meta = {"config": json.dumps(model.cfg.to_dict()), "name": name}
+    if card is not None:
+        meta["card"] = json.dumps(card)
+    save_file(state, str(path), metadata=meta)
 
 
 def weights_digest(module: torch.nn.Module) -> bytes:
@@ -151,10 +177,7 @@ class ImageCodec(torch.nn.Module):
         }
         state["codec.gain_table"] = self.gain_table.contiguous()
         state["codec.inv_gain_table"] = self.inv_gain_table.contiguous()
-        meta = {"config": json.dumps(self.model.cfg.to_dict()), "name": self.name}
-        if card is not None:
-            meta["card"] = json.dumps(card)
-        save_file(state, str(path), metadata=meta)
+        save_weights(path, state, self.model, self.name, card)
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str], name: str | None = None) -> ImageCodec:
@@ -273,18 +296,10 @@ class ImageCodec(torch.nn.Module):
 
     def read_header(self, data: bytes) -> tuple[int, int, int]:
         """Check that ``data`` is a file of this codec and weights; returns ``(quality, height, width)``."""
-        h = parse(data, strict=True).header
-        if h.codec != self.name:
-            raise FormatError(f"unknown codec '{h.codec}' (this decoder is '{self.name}')")
-        if h.weights_hash != self.digest:
-            raise FormatError(f"file was written with other weights of '{self.name}' (weights hash differs)")
-        if h.media.kind != "image" or len(h.sections) != 2:
+        h, q = check_header(data, self.name, self.digest, self.qualities)
+        if len(h.sections) != 2:
             raise FormatError("not a two-section image file of this codec")
-        extra = dict(h.extra)
-        q_text = extra.get("quality", "")
-        if not q_text.isdigit() or int(q_text) >= self.qualities:
-            raise FormatError(f"bad quality field {q_text!r}")
-        return int(q_text), h.media.height, h.media.width
+        return q, h.media.height, h.media.width
 
     @torch.no_grad()
     def decompress(self, data: bytes) -> torch.Tensor:

@@ -12,7 +12,6 @@ by construction.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -21,11 +20,11 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
-from ncodec.codecs.image import weights_digest
+from ncodec.codecs.image import check_header, save_weights, weights_digest
 from ncodec.codecs.image_models import FSQModel, ImageModelConfig, RVQModel, build_model
-from ncodec.container import MediaInfo, compress, decompress, parse
+from ncodec.container import MediaInfo, compress, decompress
 from ncodec.entropy import AdaptiveContextPrior, StaticPrior
 from ncodec.errors import FormatError, NcodecError, ShapeError
 
@@ -149,15 +148,7 @@ class TokenImageCodec(torch.nn.Module):
 
     def decompress_tokens(self, data: bytes) -> TokenImage:
         """A .ncd file of this codec → its tokens."""
-        h = parse(data, strict=True).header
-        if h.codec != self.name:
-            raise FormatError(f"unknown codec '{h.codec}' (this decoder is '{self.name}')")
-        if h.weights_hash != self.digest:
-            raise FormatError(f"file was written with other weights of '{self.name}' (weights hash differs)")
-        q_text = dict(h.extra).get("quality", "")
-        if not q_text.isdigit() or int(q_text) >= self.qualities:
-            raise FormatError(f"bad quality field {q_text!r}")
-        q = int(q_text)
+        h, q = check_header(data, self.name, self.digest, self.qualities)
         kind = h.prior_name if h.prior_name in PRIOR_KINDS else ""
         if not kind:
             raise FormatError(f"unknown prior {h.prior_name!r}")
@@ -173,10 +164,7 @@ class TokenImageCodec(torch.nn.Module):
         for q, p in enumerate(self.priors or []):
             for s, table in enumerate(p.tables):
                 state[f"prior.q{q}.s{s}"] = torch.from_numpy(np.asarray(table, dtype=np.int32))
-        meta = {"config": json.dumps(self.model.cfg.to_dict()), "name": self.name}
-        if card is not None:
-            meta["card"] = json.dumps(card)
-        save_file(state, str(path), metadata=meta)
+        save_weights(path, state, self.model, self.name, card)
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str], name: str | None = None) -> TokenImageCodec:
