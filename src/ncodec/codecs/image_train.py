@@ -89,6 +89,7 @@ class TrainConfig:
     seed: int = 0
     threads: int = 0
     device: str = "auto"  # "auto": the local CUDA device when there is one, else the CPU
+    channels_last: bool = True  # NHWC tensors: about 20% faster convolutions on CPU (oneDNN)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -152,6 +153,8 @@ def train(cfg: TrainConfig, log=print) -> ImageModel:
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         torch.cuda.set_device(device)
     model = build_model(cfg.model).to(device)
+    fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    model = model.to(memory_format=fmt)
     opt, aux_opt = _optimisers(model, cfg)
     gen = torch.Generator().manual_seed(cfg.seed * 1000 + rank)
     step = 0
@@ -172,11 +175,11 @@ def train(cfg: TrainConfig, log=print) -> ImageModel:
     pool = CropPool(cfg.images, cfg.crop)
     # a fixed batch of crops (its own generator: the training stream is unaffected) to follow every
     # rate point's loss, bpp and PSNR through training
-    eval_x = (
-        pool.batch(cfg.eval_crops, torch.Generator().manual_seed(12345)).to(device)
-        if cfg.eval_crops
-        else None
-    )
+    eval_x = None
+    if cfg.eval_crops:
+        eval_x = pool.batch(cfg.eval_crops, torch.Generator().manual_seed(12345)).to(
+            device, memory_format=fmt
+        )
     eval_every = cfg.eval_every or cfg.ckpt_every
     net: torch.nn.Module = model
     if world > 1:
@@ -190,7 +193,7 @@ def train(cfg: TrainConfig, log=print) -> ImageModel:
         for g in opt.param_groups:
             g["lr"] = cfg.lr * (0.1 if step >= cfg.lr_drop_at * cfg.steps else 1.0)
         q = int(torch.randint(model.qualities, (), generator=gen))
-        x = pool.batch(cfg.batch, gen).to(device, non_blocking=True)
+        x = pool.batch(cfg.batch, gen).to(device, non_blocking=True, memory_format=fmt)
         loss, logs = rd_loss(net if world == 1 else _DDPProxy(net, model), x, q)
         opt.zero_grad(set_to_none=True)
         loss.backward()
