@@ -21,7 +21,7 @@ def test_help_and_version(capsys) -> None:
 
 def test_demo_on_bundled_photo(tmp_path: Path, capsys) -> None:
     out = tmp_path / "demo.json"
-    assert main(["demo", "--steps", "2", "--json", str(out)]) == 0
+    assert main(["demo", "--quantizers", "--steps", "2", "--json", str(out)]) == 0
     rows = json.loads(out.read_text())
     by = {r["quantizer"]: r for r in rows}
     vq = by["VQ K=1024 (k-means+EMA)"]
@@ -37,7 +37,9 @@ def test_demo_bad_image_is_a_clean_error(tmp_path: Path) -> None:
     bad = tmp_path / "not_an_image.png"
     bad.write_bytes(b"this is not a PNG")
     proc = subprocess.run(
-        [sys.executable, "-m", "ncodec.cli", "demo", "--image", str(bad)], capture_output=True, text=True
+        [sys.executable, "-m", "ncodec.cli", "demo", "--quantizers", "--image", str(bad)],
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode != 0
     assert "cannot read image" in proc.stderr and "Traceback" not in proc.stderr

@@ -136,3 +136,14 @@ def test_bench_rd_runs_an_ncodec_model_next_to_jpeg(tmp_path: Path, weights: Pat
     assert [p["point"] for p in curve] == list(range(6))
     assert all(p["bpp"] > 0 and p["n"] == 2 and 5 < p["psnr"] < 60 for p in curve)
     assert doc["codecs"]["image-tiny"]["config"].startswith("ncodec:image-tiny:")
+
+
+def test_demo_codes_the_bundled_photo(tmp_path: Path, weights: Path, capsys) -> None:
+    out = tmp_path / "demo"
+    assert main(["demo", "--model", str(weights), "--out", str(out), "--quality", "2"]) == 0
+    text = capsys.readouterr().out
+    assert "bpp" in text and "PSNR" in text
+    ncd, png = out / "sample.ncd", out / "sample.decoded.png"
+    assert Image.open(png).size == Image.open(sample_photo()).size
+    assert main(["info", str(ncd)]) == 0
+    _fails(["demo", "--model", str(weights), "--out", str(out)], capsys, "exists")

@@ -19,7 +19,6 @@ from ncodec.errors import NcodecError
 # Modules with a ``register(subparsers)`` function; order is the order in ``ncodec --help``.
 _COMMAND_MODULES = [
     "ncodec.codecs.commands",
-    "ncodec.quantizers.commands",
     "ncodec.container.commands",
     "ncodec.rd.commands",
 ]

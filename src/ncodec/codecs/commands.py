@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import time
 from pathlib import Path
 
@@ -67,6 +68,43 @@ def _cmd_decode(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from ncodec.codecs.image_io import read_image, to_pil, write_atomic
+    from ncodec.codecs.registry import available_models, load
+    from ncodec.quantizers.commands import quantizer_demo, sample_photo
+
+    model = args.model or next(iter(available_models()), None)
+    if args.quantizers or model is None:
+        if model is None and not args.quantizers:
+            print("(no image model is shipped yet: showing the quantizers; pass --model FILE for the codec)")
+        return quantizer_demo(args)
+    src = Path(args.image) if args.image else sample_photo()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    ncd, png = out / (src.stem + ".ncd"), out / (src.stem + ".decoded.png")
+    for p in (ncd, png):
+        if p.exists() and not args.force:
+            raise MediaError(f"{p} exists (use --force to overwrite)")
+    x, channels = read_image(src)
+    codec = load(model)
+    quality = codec.qualities - 1 if args.quality is None else args.quality
+    t0 = time.perf_counter()
+    data = codec.compress(x, quality, channels=channels)
+    t1 = time.perf_counter()
+    rec = codec.decompress(data)[0]
+    t2 = time.perf_counter()
+    write_atomic(ncd, data, force=args.force)
+    write_atomic(png, image=to_pil(rec, channels), force=args.force)
+    h, w = x.shape[1:]
+    mse = float(((rec * 255).round() / 255 - x).pow(2).mean())
+    psnr = 10 * math.log10(1 / max(mse, 1e-12))
+    print(f"{src.name} ({w}x{h}) -> {ncd} ({len(data)} bytes, {8 * len(data) / (h * w):.3f} bpp) -> {png}")
+    print(
+        f"PSNR {psnr:.2f} dB, {codec.name} quality {quality}, encode {t1 - t0:.2f} s, decode {t2 - t1:.2f} s"
+    )
+    return 0
+
+
 def _cmd_models(args: argparse.Namespace) -> int:
     from ncodec.codecs.registry import available_models, model_card
 
@@ -97,5 +135,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", help="weights to decode with (default: the model the file names)")
     p.add_argument("--force", action="store_true", help="overwrite the output file")
     p.set_defaults(func=_cmd_decode)
+    p = sub.add_parser("demo", help="the bundled sample photo -> .ncd -> PNG, with bpp and PSNR")
+    p.add_argument("--model", help="shipped model name or weights file (default: the first shipped model)")
+    p.add_argument("--quality", type=int, help="rate point (default: highest)")
+    p.add_argument("--image", help="an image file instead of the bundled sample")
+    p.add_argument("--out", default="ncodec-demo", help="folder for the .ncd and the decoded PNG")
+    p.add_argument("--force", action="store_true", help="overwrite earlier demo outputs")
+    p.add_argument(
+        "--quantizers", action="store_true", help="show the quantizers on the photo's patches instead"
+    )
+    p.add_argument("--steps", type=int, default=8, help="--quantizers: training updates per quantizer")
+    p.add_argument("--json", help="--quantizers: also write the results table as JSON to this path")
+    p.set_defaults(func=_cmd_demo)
     p = sub.add_parser("models", help="list the shipped models")
     p.set_defaults(func=_cmd_models)

@@ -141,9 +141,6 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="show the quantizers on the bundled sample photo (or --image)")
-    p.add_argument("--image", help="an image file instead of the bundled sample")
-    p.add_argument("--steps", type=int, default=8, help="training updates per quantizer (default 8)")
-    p.add_argument("--json", help="also write the results table as JSON to this path")
-    p.set_defaults(func=_cmd_demo)
+def quantizer_demo(args: argparse.Namespace) -> int:
+    """``ncodec demo --quantizers``: every quantizer on the sample photo's patches."""
+    return _cmd_demo(args)
