@@ -73,7 +73,7 @@ def read_image(path: str | os.PathLike[str]) -> tuple[torch.Tensor, int]:
         raise MediaError(f"{path}: {arr.dtype} samples are not supported (8-bit only)")
     if arr.ndim == 2:
         arr = arr[..., None]
-    x = torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1).float().div_(255.0)
+    x = torch.from_numpy(np.array(arr, copy=True)).permute(2, 0, 1).float().div_(255.0)
     if x.shape[0] == 1:
         x = x.expand(3, -1, -1).contiguous()
     return x, channels

@@ -118,7 +118,7 @@ def run_demo(path: Path, steps: int = 8, seed: int = 0) -> list[dict[str, float 
         "FSQ [8,8,6,5,5,5,4,4] on PCA",
         FSQ([8, 8, 6, 5, 5, 5, 4, 4]),
         lambda x: x,
-        lambda c: white.decode(c * 2.0),
+        lambda c: white.decode(torch.atanh(c.clamp(-0.95, 0.95)) * 2.0),  # undo FSQ's tanh bound
         coeffs / 2.0,
     )
     report("BSQ 8 bits on PCA", BSQ(8, 8), lambda x: x, lambda c: white.decode(c * 2.0), coeffs)
