@@ -30,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=96, help="transform channels")
     ap.add_argument("--m", type=int, default=128, help="latent channels")
     ap.add_argument("--nh", type=int, default=96, help="hyper-latent channels")
+    ap.add_argument("--gain-init", type=float, default=1.0, help="initial gain of the top quality")
     ap.add_argument("--out", default="runs/image")
     ap.add_argument("--steps", type=int, default=100_000)
     ap.add_argument("--batch", type=int, default=8)
@@ -45,7 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     images = args.images or [str(p) for p in manifest_paths("train", media="image")]
     lambdas = {"lambdas": tuple(args.lmbda)} if args.lmbda else {}
     cfg = TrainConfig(
-        model=ImageModelConfig(bottleneck=args.bottleneck, n=args.n, m=args.m, nh=args.nh, **lambdas),
+        model=ImageModelConfig(
+            bottleneck=args.bottleneck, n=args.n, m=args.m, nh=args.nh, gain_init=args.gain_init, **lambdas
+        ),
         images=images, out_dir=args.out, steps=args.steps, batch=args.batch, crop=args.crop, lr=args.lr,
         ckpt_every=args.ckpt_every, seed=args.seed, threads=args.threads, device=args.device,
     )  # fmt: skip

@@ -56,6 +56,7 @@ class ImageModelConfig:
     rvq_stages: int = 8  # maximum stages (rvq)
     rvq_codebook: int = 1024
     rvq_dim: int = 8  # factorised code dimension (rvq)
+    gain_init: float = 1.0  # gain of the highest quality at initialisation (gain units)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -99,9 +100,9 @@ class ImageModel(nn.Module):
         raise NotImplementedError
 
 
-def _init_log_gains(lambdas: tuple[float, ...]) -> torch.Tensor:
+def _init_log_gains(lambdas: tuple[float, ...], top: float = 1.0) -> torch.Tensor:
     lam = torch.tensor(lambdas)
-    return 0.5 * torch.log(lam / lam[-1])  # smaller gain (coarser quantization) for lower quality
+    return 0.5 * torch.log(lam / lam[-1]) + math.log(top)  # smaller gain (coarser steps) for lower quality
 
 
 class HyperpriorModel(ImageModel):
@@ -115,7 +116,7 @@ class HyperpriorModel(ImageModel):
         self.h_s = hyper_synthesis(cfg.m, cfg.nh)
         self.entropy_bottleneck = EntropyBottleneck(cfg.nh)
         self.gaussian_conditional = GaussianConditional(scale_table().tolist())
-        self.gains = GainUnits(self.qualities, cfg.m, _init_log_gains(cfg.lambdas))
+        self.gains = GainUnits(self.qualities, cfg.m, _init_log_gains(cfg.lambdas, cfg.gain_init))
 
     def aux_loss(self) -> torch.Tensor:
         return self.entropy_bottleneck.loss()
@@ -138,7 +139,7 @@ class FSQModel(ImageModel):
         super().__init__(cfg)
         self.fsq = FSQ([cfg.fsq_levels])  # applied to every channel: (B, 1, M, h, w) tokens
         self.prior_logits = nn.Parameter(torch.zeros(cfg.m, cfg.fsq_levels))
-        self.gains = GainUnits(self.qualities, cfg.m, _init_log_gains(cfg.lambdas))
+        self.gains = GainUnits(self.qualities, cfg.m, _init_log_gains(cfg.lambdas, cfg.gain_init))
 
     def forward(self, x: torch.Tensor, q: int | float) -> dict[str, torch.Tensor]:
         y = self.g_a(x) * self.gains.gain(q)
