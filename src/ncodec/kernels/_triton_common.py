@@ -46,3 +46,18 @@ def num_sms(device: torch.device) -> int:
     if device.type != "cuda":
         return 4
     return torch.cuda.get_device_properties(device).multi_processor_count
+
+
+#: Input dtypes the kernels read directly (others are converted to float32 first).
+SUPPORTED_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+
+
+def as_rows(z: torch.Tensor, d: int) -> tuple[torch.Tensor, torch.Size]:
+    """Channels-last ``z (..., d)`` → rows ``(M, d)`` with unit stride along ``d`` (a supported dtype),
+    and the leading shape to restore outputs with."""
+    if z.dtype not in SUPPORTED_DTYPES:
+        z = z.float()
+    rows = z.reshape(-1, d)
+    if rows.stride(-1) != 1:
+        rows = rows.contiguous()
+    return rows, z.shape[:-1]

@@ -18,8 +18,6 @@ import triton.language as tl
 from ncodec.errors import ShapeError
 from ncodec.kernels import _triton_common as common
 
-_SUPPORTED = (torch.float32, torch.float16, torch.bfloat16)
-
 
 @triton.jit
 def _binary_quantize_kernel(
@@ -83,12 +81,7 @@ def binary_quantize_triton(
         raise ShapeError(f"binary codes pack at most 62 bits into an int64, got d={d}")
     if group_size is not None and group_size < 1:
         raise ShapeError(f"group_size must be >= 1, got {group_size}")
-    if z.dtype not in _SUPPORTED:
-        z = z.float()
-    lead = z.shape[:-1]
-    z2 = z.reshape(-1, d)
-    if z2.stride(-1) != 1:
-        z2 = z2.contiguous()
+    z2, lead = common.as_rows(z, d)
     m = z2.shape[0]
     n_groups = 0 if group_size is None else -(-d // group_size)
     codes = common.empty((m, d), torch.float32, z.device)

@@ -30,7 +30,6 @@ if not common.INTERPRET:
 else:  # the interpreter has no libdevice; the kernels take the portable branch there
     libdevice = None
 
-_SUPPORTED = (torch.float32, torch.float16, torch.bfloat16)
 
 
 @triton.jit
@@ -136,12 +135,7 @@ def fsq_quantize_triton(
     d = lv.numel()
     if z.shape[-1] != d:
         raise ShapeError(f"FSQ expects {d} channels, got {z.shape[-1]}")
-    if z.dtype not in _SUPPORTED:
-        z = z.float()
-    lead = z.shape[:-1]
-    z2 = z.reshape(-1, d)
-    if z2.stride(-1) != 1:
-        z2 = z2.contiguous()
+    z2, lead = common.as_rows(z, d)
     m = z2.shape[0]
     symbols = common.empty((m, d), torch.long, z.device)
     packed = common.empty((m,), torch.long, z.device)

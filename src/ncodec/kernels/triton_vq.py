@@ -32,7 +32,7 @@ import triton.language as tl
 from ncodec.kernels import _triton_common as common
 from ncodec.kernels.reference import _check_rvq_args, _check_search_args
 
-_SUPPORTED = (torch.float32, torch.float16, torch.bfloat16)
+_SUPPORTED = common.SUPPORTED_DTYPES
 #: Codebook splits are multiples of this many codes, so every BLOCK_K of the tuning space divides them.
 _SPLIT_QUANTUM = 256
 #: Block sizes used under the CPU interpreter (small, so tests exercise many tiles and masks).
