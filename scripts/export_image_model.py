@@ -4,8 +4,12 @@
     python scripts/export_image_model.py runs/hyper/last.pt image-hyperprior-v1.safetensors \\
         --card '{"summary": "mean-scale hyperprior, 6 qualities", "training": "..."}'
 
-The file holds the weights, the float32 gain tables, the model configuration and the optional card;
-load it with ``ncodec.load(PATH)`` or ``--model PATH``; copy it into ``src/ncodec/weights/`` to ship it.
+- ``hyperprior``: the weights, the float32 gain tables, the configuration and the optional card; load it
+  with ``ncodec.load(PATH)`` or ``--model PATH``; copy it into ``src/ncodec/weights/`` to ship it.
+- ``fsq`` / ``rvq``: the same plus one static prior per quality, fitted on ``--prior-crops`` crops of the
+  checkpoint's training images (integer tables stored in the file).
+- ``bmshj2018-hyperprior`` (the compressai baseline): weights and configuration; a folder of these, one
+  per lambda, is one curve for ``ncodec bench rd --codec FOLDER``.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ import torch
 
 from ncodec.codecs.image import ImageCodec
 from ncodec.codecs.image_models import ImageModelConfig, build_model
+from ncodec.codecs.image_tokens import TokenImageCodec
+from ncodec.codecs.image_train import CropPool, export_weights
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,15 +33,29 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("output")
     ap.add_argument("--name", help="model name (default: the output file's stem)")
     ap.add_argument("--card", help="JSON object stored as the model card")
+    ap.add_argument("--card-file", help="JSON file stored as the model card")
+    ap.add_argument("--prior-crops", type=int, default=64, help="fsq/rvq: 256x256 crops to fit the priors on")
     args = ap.parse_args(argv)
     state = torch.load(args.checkpoint, map_location="cpu", weights_only=False)
-    model = build_model(ImageModelConfig.from_dict(state["config"]["model"]))
+    cfg = ImageModelConfig.from_dict(state["config"]["model"])
+    model = build_model(cfg)
     model.load_state_dict(state["model"])
-    card = json.loads(args.card) if args.card else {}
+    model.eval()
+    card = json.loads(Path(args.card_file).read_text()) if args.card_file else {}
+    card.update(json.loads(args.card) if args.card else {})
     card.setdefault("training_steps", int(state["step"]))
     name = args.name or Path(args.output).stem
-    ImageCodec(model, name).save(args.output, card=card)
-    print(f"wrote {args.output} ({name}, step {state['step']})")
+    if cfg.bottleneck == "hyperprior":
+        ImageCodec(model, name).save(args.output, card=card)
+    elif cfg.bottleneck in ("fsq", "rvq"):
+        codec = TokenImageCodec(model, name)
+        pool = CropPool(state["config"]["images"], 256)
+        crops = pool.batch(args.prior_crops, torch.Generator().manual_seed(2024))
+        codec.fit_priors(list(crops))
+        codec.save(args.output, card=card)
+    else:
+        export_weights(model, args.output, {"name": name, "card": json.dumps(card)})
+    print(f"wrote {args.output} ({name}, {cfg.bottleneck}, step {state['step']})")
     return 0
 
 

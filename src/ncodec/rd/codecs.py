@@ -127,8 +127,25 @@ class _QualityCodec:
 
 def _ncodec_model(name: str) -> RDCodec | None:
     """ncodec's own image models by shipped name or weights path (``--codec path/model.safetensors``)."""
+    from pathlib import Path
+
     from ncodec.codecs.registry import available_models
 
+    if Path(name).is_dir():  # a folder of single-rate compressai baseline models: one curve
+        import hashlib
+
+        from ncodec.codecs.baseline import CompressaiLadder
+
+        ladder = CompressaiLadder.from_folder(name)
+        digest = hashlib.sha256()
+        for p in sorted(Path(name).glob("*.safetensors")):
+            digest.update(p.read_bytes())
+        return ImageModelAdapter(
+            ladder.name,
+            lambda q: _QualityCodec(ladder, int(q)),
+            list(range(ladder.qualities)),
+            config=f"compressai:{ladder.name}:{digest.hexdigest()[:16]}",
+        )
     if not (name.endswith(".safetensors") or name in available_models()):
         return None
     from ncodec.codecs.registry import load

@@ -1,0 +1,134 @@
+#!/usr/bin/env python
+"""Encode and decode time of a 768x512 image on this machine: ncodec's image models next to compressai's
+bmshj2018-hyperprior, in the same run, on the same images and threads.
+
+    python scripts/bench_image_codec.py --model image-hyperprior-v1 --baseline runs/baseline-weights \\
+        --out docs/results/bench_image_codec.json
+
+Each codec compresses to its complete file and decompresses it, ``--repeat`` times per image (the
+first call, a warm-up, is not timed); the median per image and the mean over images are reported, with
+the file size (bpp) and PSNR of the reconstruction. Images: the evaluation manifest's photos at
+768x512 (``NCODEC_DATA``) when fetched, else the bundled sample photo scaled to 768x512. Without
+``--baseline`` an untrained ``ScaleHyperprior(128, 192)`` is timed (same architecture and coder; its
+rate is meaningless, so bpp/PSNR are not reported for it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def _images(limit: int) -> tuple[str, list[torch.Tensor]]:
+    from ncodec.datasets.sources import data_root
+
+    manifest = data_root() / "manifests" / "eval.json"
+    if manifest.is_file():
+        from ncodec.rd.inputs import load_items
+
+        items = load_items(str(manifest), media="image", category="image", crop=(768, 512), limit=limit)
+        xs = [torch.from_numpy(np.array(it.data)).permute(2, 0, 1)[None].float() / 255 for it in items]
+        return f"eval manifest, {len(xs)} photos at 768x512", xs
+    from PIL import Image
+
+    from ncodec.quantizers.commands import sample_photo
+
+    img = Image.open(sample_photo()).convert("RGB").resize((768, 512), Image.Resampling.LANCZOS)
+    x = torch.from_numpy(np.array(img)).permute(2, 0, 1)[None].float() / 255
+    return "bundled sample photo scaled to 768x512", [x]
+
+
+def _time(fn, repeat: int) -> tuple[float, object]:
+    out = fn()  # warm-up
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), out
+
+
+def _measure(name: str, compress, decompress, xs: list[torch.Tensor], repeat: int, rate: bool) -> dict:
+    enc, dec, bpp, psnr = [], [], [], []
+    for x in xs:
+        te, data = _time(lambda x=x: compress(x), repeat)
+        td, y = _time(lambda data=data: decompress(data), repeat)
+        enc.append(te)
+        dec.append(td)
+        y = (torch.as_tensor(y).float().clamp(0, 1) * 255).round() / 255
+        bpp.append(len(data) * 8 / (x.shape[2] * x.shape[3]))
+        psnr.append(float(-10 * torch.log10((y - x).pow(2).mean())))
+    row = {"codec": name, "encode_s": statistics.mean(enc), "decode_s": statistics.mean(dec)}
+    if rate:
+        row.update(bpp=statistics.mean(bpp), psnr=statistics.mean(psnr))
+    print(
+        f"{name:34s} encode {row['encode_s'] * 1000:7.0f} ms  decode {row['decode_s'] * 1000:7.0f} ms"
+        + (f"  {row['bpp']:.3f} bpp  {row['psnr']:.2f} dB" if rate else "")
+    )
+    return row
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", action="append", help="ncodec model name or .safetensors (repeatable)")
+    ap.add_argument("--quality", type=int, default=3, help="quality of the ncodec models (default 3)")
+    ap.add_argument("--baseline", help="folder of bmshj2018-hyperprior weights (one per lambda)")
+    ap.add_argument("--baseline-quality", type=int, default=1, help="rung of the baseline ladder")
+    ap.add_argument("--images", type=int, default=3, help="how many evaluation photos (default 3)")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
+    ap.add_argument("--out", help="write the results as JSON here")
+    args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    from ncodec.codecs.baseline import CompressaiLadder
+    from ncodec.codecs.registry import available_models, load
+
+    source, xs = _images(args.images)
+    print(f"{source}; torch threads {torch.get_num_threads()}")
+    rows = []
+    for name in args.model or list(available_models()):
+        codec = load(name)
+        q = min(args.quality, codec.qualities - 1)
+        rows.append(
+            _measure(f"{codec.name} (q{q})", lambda x, c=codec, q=q: c.compress(x, q), codec.decompress,
+                     xs, args.repeat, True)
+        )  # fmt: skip
+    if args.baseline:
+        ladder = CompressaiLadder.from_folder(args.baseline)
+        q = min(args.baseline_quality, ladder.qualities - 1)
+        label = f"compressai bmshj2018-hyperprior {ladder.name} (q{q})"
+        trained = True
+    else:
+        from ncodec.codecs.image_models import CompressaiHyperprior, ImageModelConfig
+
+        m = CompressaiHyperprior(ImageModelConfig(bottleneck="bmshj2018-hyperprior", n=128, m=192)).eval()
+        m.net.update(force=True)
+        ladder, q, trained = CompressaiLadder([m], "untrained"), 0, False
+        label = "compressai bmshj2018-hyperprior (untrained, timing only)"
+    rows.append(_measure(label, lambda x: ladder.compress(x, q), ladder.decompress, xs, args.repeat, trained))
+    doc = {
+        "images": source,
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "repeat": args.repeat,
+        "results": rows,
+    }
+    if args.out:
+        Path(args.out).write_text(json.dumps(doc, indent=2) + "\n")
+        print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

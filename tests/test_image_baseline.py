@@ -1,0 +1,123 @@
+"""The compressai bmshj2018-hyperprior baseline (a ladder of single-rate models), the checkpoint exporter
+for every bottleneck, and ``ncodec bench rd --codec FOLDER``."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ncodec.codecs.baseline import CompressaiLadder, load_baseline
+from ncodec.codecs.image_models import ImageModelConfig
+from ncodec.codecs.image_train import TrainConfig, train
+from ncodec.errors import FormatError, NcodecError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _photos() -> list[str]:
+    skimage = pytest.importorskip("skimage")
+    root = Path(skimage.__file__).parent / "data"
+    return [str(root / n) for n in ("astronaut.png", "coffee.png", "chelsea.png")]
+
+
+def _export():
+    path = ROOT / "scripts" / "export_image_model.py"
+    spec = importlib.util.spec_from_file_location("export_image_model", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.main
+
+
+def _checkpoint(tmp: Path, bottleneck: str, **model) -> Path:
+    cfg = TrainConfig(
+        model=ImageModelConfig(bottleneck=bottleneck, **model), images=_photos(), out_dir=str(tmp),
+        steps=3, batch=2, crop=64, lr=1e-3, ckpt_every=3, log_every=10, eval_crops=0, threads=1,
+    )  # fmt: skip
+    train(cfg, log=lambda *_: None)
+    return tmp / "last.pt"
+
+
+@pytest.fixture(scope="module")
+def ladder_dir(tmp_path_factory) -> Path:
+    """Two single-rate baseline models (different lambdas), trained a few steps on real photos, exported."""
+    out = tmp_path_factory.mktemp("ladder")
+    for lam in (0.0067, 0.0018):
+        ckpt = _checkpoint(out / f"run-{lam}", "bmshj2018-hyperprior", n=16, m=24, lambdas=(lam,))
+        assert _export()([str(ckpt), str(out / f"base-{lam}.safetensors")]) == 0
+    return out
+
+
+def _image() -> torch.Tensor:
+    from PIL import Image
+
+    from ncodec.quantizers.commands import sample_photo
+
+    img = np.array(Image.open(sample_photo()).convert("RGB"))[:100, :150]  # not a multiple of 64
+    return torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255
+
+
+def test_ladder_round_trips_and_orders_by_lambda(ladder_dir: Path) -> None:
+    ladder = CompressaiLadder.from_folder(ladder_dir)
+    assert ladder.qualities == 2
+    assert [m.lam(0) for m in ladder.models] == [0.0018, 0.0067]
+    x = _image()
+    for q in range(2):
+        data = ladder.compress(x, q)
+        y = ladder.decompress(data)
+        assert y.shape == x.shape
+        # the decoded image is what compressai's own forward pass reconstructs (no noise in eval mode)
+        with torch.no_grad():
+            pad = torch.nn.functional.pad(x, (0, 42, 0, 28), mode="replicate")
+            ref = ladder.models[q].net(pad)["x_hat"][..., :100, :150].clamp(0, 1)
+        assert (y - ref).abs().max() < 1e-4
+
+
+def test_ladder_rejects_bad_files(ladder_dir: Path, tmp_path: Path) -> None:
+    ladder = CompressaiLadder.from_folder(ladder_dir)
+    data = ladder.compress(_image(), 0)
+    for bad in (data[:5], data[:-1], b"XXXX" + data[4:], data[:4] + b"\x07" + data[5:]):
+        with pytest.raises(FormatError):
+            ladder.decompress(bad)
+    with pytest.raises(NcodecError, match="no .safetensors"):
+        CompressaiLadder.from_folder(tmp_path)
+
+
+def test_export_every_bottleneck(tmp_path: Path) -> None:
+    from ncodec.codecs.registry import load, model_card
+
+    for bottleneck in ("hyperprior", "fsq"):
+        ckpt = _checkpoint(tmp_path / bottleneck, bottleneck, n=16, m=12, nh=16, fsq_levels=5)
+        out = tmp_path / f"{bottleneck}.safetensors"
+        card = {"summary": "test"}
+        assert _export()([str(ckpt), str(out), "--card", json.dumps(card), "--prior-crops", "2"]) == 0
+        meta = model_card(out)
+        assert meta["card"]["summary"] == "test" and meta["card"]["training_steps"] == 3
+        codec = load(str(out))
+        x = _image()
+        assert codec.decompress(codec.compress(x, 1)).shape == x.shape
+    # a hyperprior file is not a baseline
+    with pytest.raises(NcodecError, match="not bmshj2018"):
+        load_baseline(tmp_path / "hyperprior.safetensors")
+
+
+def test_bench_rd_runs_a_baseline_folder(ladder_dir: Path, tmp_path: Path) -> None:
+    from PIL import Image
+
+    from ncodec.cli import main
+    from ncodec.quantizers.commands import sample_photo
+
+    img = tmp_path / "in" / "photo.png"
+    img.parent.mkdir()
+    Image.open(sample_photo()).convert("RGB").crop((0, 0, 128, 128)).save(img)
+    out = tmp_path / "rd"
+    rc = main(["bench", "rd", str(img.parent), "--codec", f"jpeg,{ladder_dir}", "--anchor", "jpeg",
+               "--out", str(out), "--no-plot", "--no-progress", "--points", "jpeg=20,50,80"])  # fmt: skip
+    assert rc == 0
+    doc = json.loads((out / "rd.json").read_text())
+    curve = doc["curves"][ladder_dir.name]
+    assert len(curve) == 2 and all(p["bpp"] > 0 for p in curve)
