@@ -25,6 +25,26 @@ from ncodec.codecs.image import ImageCodec
 from ncodec.codecs.image_models import ImageModelConfig, build_model
 from ncodec.codecs.image_tokens import TokenImageCodec
 from ncodec.codecs.image_train import CropPool, export_weights
+from ncodec.rd.harness import bd_table
+
+
+def rd_summary(doc: dict, codec: str) -> dict:
+    """The model's points and BD-rates from an ``ncodec bench rd`` JSON document."""
+    if codec not in doc["curves"]:
+        raise SystemExit(f"{codec!r} is not in the RD results (curves: {', '.join(doc['curves'])})")
+    keys = ("point", "bpp", "psnr", "ms_ssim_db", "psnr_y")
+    return {
+        "input": doc["input"],
+        "items": len(doc["items"]),
+        "command": doc.get("command"),
+        "points": [{k: p[k] for k in keys if k in p} for p in doc["curves"][codec]],
+        # BD-rate (%) of the model against every other codec of the run, per metric
+        "bd_rate_percent_vs": {
+            other: bd_table({codec: doc["curves"][codec], other: doc["curves"][other]}, other, "image")[codec]
+            for other in doc["curves"]
+            if other != codec
+        },
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--card", help="JSON object stored as the model card")
     ap.add_argument("--card-file", help="JSON file stored as the model card")
     ap.add_argument("--prior-crops", type=int, default=64, help="fsq/rvq: 256x256 crops to fit the priors on")
+    ap.add_argument("--rd", help="ncodec bench rd JSON whose points and BD-rates go into the card")
+    ap.add_argument("--rd-codec", help="the model's codec name in --rd (default: the model name)")
     args = ap.parse_args(argv)
     state = torch.load(args.checkpoint, map_location="cpu", weights_only=False)
     cfg = ImageModelConfig.from_dict(state["config"]["model"])
@@ -43,8 +65,18 @@ def main(argv: list[str] | None = None) -> int:
     model.eval()
     card = json.loads(Path(args.card_file).read_text()) if args.card_file else {}
     card.update(json.loads(args.card) if args.card else {})
-    card.setdefault("training_steps", int(state["step"]))
     name = args.name or Path(args.output).stem
+    tc = state["config"]
+    card.setdefault("training_steps", int(state["step"]))
+    card.setdefault(
+        "training_recipe",
+        {k: tc[k] for k in ("batch", "crop", "lr", "aux_lr", "lr_drop_at", "clip", "seed") if k in tc}
+        | {"images": len(tc.get("images", []))},
+    )
+    card.setdefault("parameters", sum(p.numel() for p in model.parameters()))
+    card.setdefault("model", {k: v for k, v in cfg.to_dict().items() if k != "extra"})
+    if args.rd:
+        card["rd_eval"] = rd_summary(json.loads(Path(args.rd).read_text()), args.rd_codec or name)
     if cfg.bottleneck == "hyperprior":
         ImageCodec(model, name).save(args.output, card=card)
     elif cfg.bottleneck in ("fsq", "rvq"):

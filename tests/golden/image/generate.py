@@ -1,7 +1,8 @@
 """Regenerate the image-codec golden files (run from the repository root; only when the format or the
 codecs change on purpose — the golden test exists to notice any other change):
 
-    python tests/golden/image/generate.py
+    python tests/golden/image/generate.py             # the tiny test models
+    python tests/golden/image/generate.py --shipped   # the shipped models' files
 
 Two tiny models (a hyperprior and an FSQ model with fitted static priors) are trained for a few steps
 on scikit-image's photos, so the weights are real but small; a 72x56 crop of a real photo is coded.
@@ -57,5 +58,28 @@ def main() -> None:
     print("wrote", sorted(p.name for p in HERE.iterdir()))
 
 
+def shipped() -> None:
+    """Golden files of every shipped model (``python tests/golden/image/generate.py --shipped``): the golden
+    input coded at every quality, with its tokens; regenerate when a shipped model's weights change."""
+    from ncodec.codecs.registry import available_models, load
+
+    out = HERE / "shipped"
+    out.mkdir(exist_ok=True)
+    x = torch.from_numpy(np.asarray(Image.open(HERE / "input.png"))).permute(2, 0, 1).float() / 255
+    for name in available_models():
+        codec = load(name)
+        for q in range(codec.qualities):
+            t = codec.encode(x, q)
+            if isinstance(codec, ImageCodec):
+                (out / f"{name}_q{q}.ncd").write_bytes(codec.compress_tokens(t))
+                np.savez(out / f"{name}_q{q}.tokens.npz", z=t.z, y=t.y)
+            else:
+                (out / f"{name}_q{q}.ncd").write_bytes(codec.compress_tokens(t, "adaptive"))
+                np.savez(out / f"{name}_q{q}.tokens.npz", tokens=t.tokens)
+    print("wrote", sorted(p.name for p in out.iterdir()))
+
+
 if __name__ == "__main__":
-    main()
+    import sys
+
+    shipped() if sys.argv[1:] == ["--shipped"] else main()
