@@ -12,13 +12,13 @@ from ncodec.errors import MediaError, NcodecError
 
 def _cmd_encode(args: argparse.Namespace) -> int:
     from ncodec.codecs.image_io import read_image, write_atomic
-    from ncodec.codecs.registry import available_models, load
+    from ncodec.codecs.registry import default_model, load
 
     out = Path(args.output)
     if out.exists() and not args.force:  # checked before any work, and again at the atomic write
         raise MediaError(f"{out} exists (use --force to overwrite)")
     x, channels = read_image(args.input)
-    model = args.model or next(iter(available_models()), None)
+    model = args.model or default_model()
     if model is None:
         raise NcodecError("no image model is shipped yet: pass --model WEIGHTS.safetensors")
     codec = load(model)
@@ -70,10 +70,10 @@ def _cmd_decode(args: argparse.Namespace) -> int:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from ncodec.codecs.image_io import read_image, to_pil, write_atomic
-    from ncodec.codecs.registry import available_models, load
+    from ncodec.codecs.registry import default_model, load
     from ncodec.quantizers.commands import quantizer_demo, sample_photo
 
-    model = args.model or next(iter(available_models()), None)
+    model = args.model or default_model()
     if args.quantizers or model is None:
         if model is None and not args.quantizers:
             print("(no image model is shipped yet: showing the quantizers; pass --model FILE for the codec)")
@@ -106,15 +106,35 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
-    from ncodec.codecs.registry import available_models, model_card
+    from ncodec.codecs.registry import available_models, default_model, model_card
 
     models = available_models()
     if not models:
         print("no models shipped yet (train one with scripts/train_image.py; load it with --model FILE)")
         return 0
     for name, path in models.items():
-        card = model_card(path).get("card", {})
-        print(f"{name}: {card.get('summary', '')} ({path.stat().st_size / 1e6:.1f} MB)")
+        meta = model_card(path)
+        card = meta.get("card", {})
+        print(f"{name}{' (default)' if name == default_model() else ''}: {card.get('summary', '')}")
+        cfg = meta["config"]
+        line = f"  {cfg.get('bottleneck')}, {len(cfg.get('lambdas', []))} qualities"
+        if "parameters" in card:
+            line += f", {card['parameters'] / 1e6:.2f} M parameters"
+        line += f", {path.stat().st_size / 1e6:.1f} MB"
+        if "training_steps" in card:
+            line += f", {card['training_steps']} training steps"
+        print(line)
+        rd = card.get("rd_eval")
+        if rd:
+            pts = rd["points"]
+            bd = rd.get("bd_rate_percent_vs", {})
+            vs = ", ".join(
+                f"{v['psnr']:+.1f}% vs {c}" for c, v in bd.items() if v and v.get("psnr") is not None
+            )
+            print(
+                f"  eval ({rd['items']} photos 768x512): {pts[0]['bpp']:.2f}-{pts[-1]['bpp']:.2f} bpp, "
+                f"{pts[0]['psnr']:.1f}-{pts[-1]['psnr']:.1f} dB PSNR; BD-rate (PSNR) {vs}"
+            )
     return 0
 
 
@@ -136,7 +156,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true", help="overwrite the output file")
     p.set_defaults(func=_cmd_decode)
     p = sub.add_parser("demo", help="the bundled sample photo -> .ncd -> PNG, with bpp and PSNR")
-    p.add_argument("--model", help="shipped model name or weights file (default: the first shipped model)")
+    p.add_argument("--model", help="shipped model name or weights file (default: the default shipped model)")
     p.add_argument("--quality", type=int, help="rate point (default: highest)")
     p.add_argument("--image", help="an image file instead of the bundled sample")
     p.add_argument("--out", default="ncodec-demo", help="folder for the .ncd and the decoded PNG")

@@ -28,6 +28,16 @@ def available_models() -> dict[str, Path]:
     return {p.stem: p for p in sorted(folder.glob("*.safetensors"))}
 
 
+#: The model ``ncodec encode`` and ``ncodec demo`` use when none is named (the best shipped one).
+DEFAULT_MODEL = "image-hyperprior-v1"
+
+
+def default_model() -> str | None:
+    """The name of the default model: :data:`DEFAULT_MODEL` if shipped, else the first shipped, else None."""
+    models = available_models()
+    return DEFAULT_MODEL if DEFAULT_MODEL in models else next(iter(models), None)
+
+
 def model_card(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The metadata of a weights file: ``config`` and (for shipped models) ``card``, parsed."""
     from safetensors import SafetensorError, safe_open
