@@ -67,11 +67,17 @@ def test_weights_file_round_trip_and_wrong_weights(codec: TokenImageCodec, tmp_p
     data = codec.compress(x, 0)
     assert loaded.compress(x, 0) == data
     assert torch.equal(loaded.decompress(data), codec.decompress(data))
-    with torch.no_grad():
-        next(loaded.model.g_s.parameters()).add_(1e-3)
-    loaded.digest = b"\x01" * 32
+    # priors refit on other images: the file's hash covers the tables, so it is refused, not misdecoded
+    loaded.fit_priors([x])
+    assert loaded.digest != codec.digest
     with pytest.raises(FormatError, match="weights hash"):
         loaded.decompress(data)
+    other = ncodec.load(str(path))
+    with torch.no_grad():
+        next(other.model.g_a.parameters()).add_(1e-3)
+    other._weights_digest = b"\x01" * 32  # (what a changed file's digest is; see weights_digest)
+    with pytest.raises(FormatError, match="weights hash"):
+        other.decompress(data)
 
 
 def test_quality_ladder_rates(codec: TokenImageCodec) -> None:

@@ -12,6 +12,7 @@ by construction.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -54,7 +55,19 @@ class TokenImageCodec(torch.nn.Module):
         self.model = model.eval()
         self.is_fsq = isinstance(model, FSQModel)
         self.priors = priors
-        self.digest = weights_digest(model)
+        self._weights_digest = weights_digest(model)
+
+    @property
+    def digest(self) -> bytes:
+        """SHA-256 of the weights and the fitted prior tables: decoding depends on both, so a file coded
+        with other priors (a refit) is refused rather than decoded into garbage."""
+        if not self.priors:
+            return self._weights_digest
+        h = hashlib.sha256(self._weights_digest)
+        for p in self.priors:
+            for table in p.tables:
+                h.update(np.asarray(table, dtype=np.int64).tobytes() + b"|")
+        return h.digest()
 
     @property
     def qualities(self) -> int:
