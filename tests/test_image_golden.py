@@ -92,3 +92,38 @@ def test_shipped_model_golden(name: str, threads: int) -> None:
             rec = codec.decode(t)
         psnrs.append(float(-10 * torch.log10((rec[0] - x).pow(2).mean())))
     assert min(psnrs) > 18, psnrs
+
+
+@pytest.mark.parametrize("kind", ["hyperprior", "fsq"])
+def test_mutated_files_fail_cleanly(kind: str) -> None:
+    """Truncated, bit-flipped, overwritten or extended image files raise NcodecError (or decode), never
+    another exception."""
+    import random
+
+    from ncodec.errors import NcodecError
+
+    if kind == "hyperprior":
+        codec = ImageCodec.from_file(GOLDEN / "golden-hyperprior.safetensors", name="golden-hyperprior")
+        data = (GOLDEN / "hyperprior_q3.ncd").read_bytes()
+    else:
+        codec = TokenImageCodec.from_file(GOLDEN / "golden-fsq.safetensors", name="golden-fsq")
+        data = (GOLDEN / "fsq_q2_adaptive.ncd").read_bytes()
+    rng = random.Random(kind)
+    failures = 0
+    for _ in range(150):
+        d = bytearray(data)
+        k = rng.randrange(4)
+        if k == 0:
+            d = d[: rng.randrange(len(d))]
+        elif k == 1:
+            for _ in range(rng.randint(1, 4)):
+                d[rng.randrange(len(d))] ^= 1 << rng.randrange(8)
+        elif k == 2:
+            d[rng.randrange(len(d))] = rng.randrange(256)
+        else:
+            d += bytes(rng.randrange(256) for _ in range(rng.randint(1, 8)))
+        try:
+            codec.decompress(bytes(d))
+        except NcodecError:
+            failures += 1
+    assert failures > 100  # checksums catch nearly every change
