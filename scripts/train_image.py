@@ -22,7 +22,9 @@ from ncodec.datasets.manifest import manifest_paths
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument(
-        "--bottleneck", default="hyperprior", choices=["hyperprior", "fsq", "rvq", "bmshj2018-hyperprior"]
+        "--bottleneck",
+        default="hyperprior",
+        choices=["hyperprior", "fsq", "rvq", "bsq", "bmshj2018-hyperprior"],
     )
     ap.add_argument(
         "--lmbda", type=float, nargs="+", help="rate-distortion lambdas (default: the MSE ladder)"

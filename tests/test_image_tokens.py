@@ -1,4 +1,4 @@
-"""FSQ and RVQ image codecs: tokens coded with static and adaptive integer priors."""
+"""FSQ, RVQ and BSQ image codecs: tokens coded with static and adaptive integer priors."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from ncodec.codecs.image_tokens import TokenImageCodec
 from ncodec.codecs.image_train import CropPool, TrainConfig, train
 from ncodec.container import compress
 from ncodec.entropy import UniformPrior
-from ncodec.errors import FormatError
+from ncodec.errors import FormatError, ShapeError
 
 
 def _photos() -> list[str]:
@@ -23,9 +23,11 @@ def _photos() -> list[str]:
     return [str(root / n) for n in ("astronaut.png", "coffee.png", "chelsea.png")]
 
 
-@pytest.fixture(scope="module", params=["fsq", "rvq"])
+@pytest.fixture(scope="module", params=["fsq", "rvq", "bsq"])
 def codec(request, tmp_path_factory) -> TokenImageCodec:
-    model = ImageModelConfig(request.param, n=16, m=12, fsq_levels=7, rvq_stages=3, rvq_codebook=64)
+    model = ImageModelConfig(
+        request.param, n=16, m=12, fsq_levels=7, rvq_stages=3, rvq_codebook=64, bsq_bits=24
+    )
     cfg = TrainConfig(
         model=model,
         images=_photos(), out_dir=str(tmp_path_factory.mktemp("run")), steps=20, batch=4, crop=64, lr=2e-3,
@@ -84,7 +86,7 @@ def test_quality_ladder_rates(codec: TokenImageCodec) -> None:
     x = _crop()
     sizes = [len(codec.compress(x, q, prior="static")) for q in range(codec.qualities)]
     counts = [codec.encode(x, q).tokens.size for q in range(codec.qualities)]
-    if not codec.is_fsq:  # RVQ: each quality adds a stage of tokens, and bytes
+    if codec.model.quantizer_name != "FSQ":  # RVQ/BSQ: each quality adds a token stream, and bytes
         assert np.all(np.diff(counts) > 0) and np.all(np.diff(sizes) > 0)
     else:  # FSQ: the same token grid at every quality; the gain sets how many levels are used
         assert len(set(counts)) == 1
@@ -106,3 +108,16 @@ def test_cli_encode_decode_with_prior_choice(codec: TokenImageCodec, tmp_path: P
         assert main(["decode", str(out), str(tmp_path / f"{kind}.png"), *m]) == 0
     a, b = (np.asarray(Image.open(tmp_path / f"{k}.png")) for k in ("static", "adaptive"))
     assert np.array_equal(a, b) and a.shape == (90, 110, 3)
+
+
+def test_tokens_decode_to_the_training_forward(codec: TokenImageCodec) -> None:
+    """What the tokens decode to is what the model was trained (and evaluated) to reconstruct."""
+    m = codec.model.eval()
+    x = _crop()[None, :, :64, :64]
+    with torch.no_grad():
+        for q in range(codec.qualities):
+            tok = m.to_tokens(m.g_a(x), q)
+            assert tuple(tok.shape[:2]) == (1, len(m.token_alphabet(q)))
+            assert torch.allclose(m.g_s(m.from_tokens(tok, q)), m(x, q)["x_hat"], atol=1e-5)
+            with pytest.raises(ShapeError):
+                m.from_tokens(tok[:, :-1] if tok.shape[1] > 1 else tok[:, :0], q)

@@ -49,7 +49,7 @@ def test_resume_reproduces_uninterrupted_run(tmp_path: Path) -> None:
         assert torch.allclose(v1, v2, rtol=1e-5, atol=1e-7), k
 
 
-@pytest.mark.parametrize("bottleneck", ["hyperprior", "fsq", "rvq", "bmshj2018-hyperprior"])
+@pytest.mark.parametrize("bottleneck", ["hyperprior", "fsq", "rvq", "bsq", "bmshj2018-hyperprior"])
 def test_training_lowers_rd_loss_on_real_photos(tmp_path: Path, bottleneck: str) -> None:
     torch.manual_seed(0)
     cfg = _cfg(tmp_path, bottleneck, 30)

@@ -15,6 +15,12 @@ Bottlenecks:
 * ``"rvq"`` — vectors of the latent quantized by :class:`ncodec.quantizers.RVQ` with quantizer dropout,
   so the number of stages (the rate) is chosen at encode time.  Rate model: ``log2 K`` bits per stage
   before entropy coding (the entropy coder then saves what the token statistics allow).
+* ``"bsq"`` — :class:`ncodec.quantizers.BSQ`: ``bsq_bits`` binary codes per latent position on the unit
+  sphere, in groups of 8 bits; quality ``q`` keeps the first ``q + 1`` groups (nested dropout in
+  training: one network, the rate chosen at encode time).  Rate model: the bits kept, uncoded.
+
+The token models (``fsq``, ``rvq``, ``bsq``) share :class:`TokenModel`'s interface:
+``token_alphabet(q)``, ``to_tokens(y, q)`` and ``from_tokens(tokens, q)``.
 """
 
 from __future__ import annotations
@@ -30,7 +36,8 @@ from torch import nn
 
 from ncodec import kernels
 from ncodec.codecs.image_nets import GainUnits, analysis, hyper_analysis, hyper_synthesis, synthesis
-from ncodec.quantizers import FSQ, RVQ
+from ncodec.errors import ShapeError
+from ncodec.quantizers import BSQ, FSQ, RVQ
 
 #: Rate–distortion trade-offs of the MSE quality ladder (compressai's bmshj2018 lambdas q1..q6).
 LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483)
@@ -57,6 +64,7 @@ class ImageModelConfig:
     rvq_codebook: int = 1024
     rvq_dim: int = 8  # factorised code dimension (rvq)
     gain_init: float = 1.0  # gain of the highest quality at initialisation (gain units)
+    bsq_bits: int = 48  # binary codes per latent position (bsq); groups of 8 bits are the qualities
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -132,7 +140,28 @@ class HyperpriorModel(ImageModel):
         return {"x_hat": x_hat, "bits_y": _bits(y_lik), "bits_z": _bits(z_lik)}
 
 
-class FSQModel(ImageModel):
+class TokenModel(ImageModel):
+    """A model whose bottleneck emits integer tokens ``(B, S, h, w)`` (the latent ``y = g_a(x)``)."""
+
+    quantizer_name = ""
+    token_form = 0  # container: 0 = one index per stream, 1 = per-dimension symbols
+
+    def token_alphabet(self, q: int) -> tuple[int, ...]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def to_tokens(self, y: torch.Tensor, q: int) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def from_tokens(self, tokens: torch.Tensor, q: int) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _check_streams(self, tokens: torch.Tensor, q: int) -> None:
+        n = len(self.token_alphabet(q))
+        if tokens.dim() != 4 or tokens.shape[1] != n:
+            raise ShapeError(f"tokens {tuple(tokens.shape)}: quality {q} needs (B, {n}, h, w)")
+
+
+class FSQModel(TokenModel):
     """FSQ bottleneck with a learned factorised categorical prior per channel, gain units for rate."""
 
     def __init__(self, cfg: ImageModelConfig) -> None:
@@ -157,8 +186,20 @@ class FSQModel(ImageModel):
         x_hat = self.g_s(z_q * self.gains.inv_gain(q))
         return {"x_hat": x_hat, "bits_y": bits, "bits_z": x.new_zeros(())}
 
+    quantizer_name, token_form = "FSQ", 1
 
-class RVQModel(ImageModel):
+    def token_alphabet(self, q: int) -> tuple[int, ...]:
+        return (self.cfg.fsq_levels,) * self.cfg.m
+
+    def to_tokens(self, y: torch.Tensor, q: int) -> torch.Tensor:
+        return self.fsq.quantize((y * self.gains.gain(q)).unsqueeze(1)).squeeze(1)
+
+    def from_tokens(self, tokens: torch.Tensor, q: int) -> torch.Tensor:
+        self._check_streams(tokens, q)
+        return self.fsq.dequantize(tokens.unsqueeze(1)).squeeze(1) * self.gains.inv_gain(q)
+
+
+class RVQModel(TokenModel):
     """RVQ bottleneck (factorised codes, quantizer dropout): the quality is the number of stages."""
 
     def __init__(self, cfg: ImageModelConfig) -> None:
@@ -184,6 +225,70 @@ class RVQModel(ImageModel):
         )
         x_hat = self.g_s(out.z_q)
         return {"x_hat": x_hat, "bits_y": bits, "bits_z": x.new_zeros(()), "vq_loss": out.loss}
+
+    quantizer_name, token_form = "RVQ", 0
+
+    def token_alphabet(self, q: int) -> tuple[int, ...]:
+        return self.rvq.alphabet[: q + 1]
+
+    def to_tokens(self, y: torch.Tensor, q: int) -> torch.Tensor:
+        return self.rvq.quantize(y, n_q=q + 1)
+
+    def from_tokens(self, tokens: torch.Tensor, q: int) -> torch.Tensor:
+        self._check_streams(tokens, q)
+        return self.rvq.dequantize(tokens)
+
+
+class BSQModel(TokenModel):
+    """BSQ bottleneck with nested bit groups: quality ``q`` keeps the first ``q + 1`` groups of 8 bits."""
+
+    quantizer_name, token_form = "BSQ", 1
+    group = 8
+
+    def __init__(self, cfg: ImageModelConfig) -> None:
+        super().__init__(cfg)
+        if cfg.bsq_bits % self.group or not 0 < cfg.bsq_bits <= 62:
+            raise ValueError(f"bsq_bits must be a multiple of {self.group} in 8..56, got {cfg.bsq_bits}")
+        self.bsq = BSQ(cfg.m, cfg.bsq_bits, group_size=self.group)
+
+    @property
+    def qualities(self) -> int:
+        return self.cfg.bsq_bits // self.group
+
+    def lam(self, q: int) -> float:
+        return float(self.cfg.lambdas[-1])
+
+    def _decode_codes(self, codes: torch.Tensor, groups: int) -> torch.Tensor:
+        """Codes ``(..., bits)`` with only the first ``groups`` groups kept → latent ``(..., m)``."""
+        keep = torch.arange(self.cfg.bsq_bits, device=codes.device) < groups * self.group
+        return self.bsq.out_proj(codes * keep)
+
+    def forward(self, x: torch.Tensor, q: int | float) -> dict[str, torch.Tensor]:
+        y = self.g_a(x)
+        loss = self.bsq(y).loss  # commitment and entropy terms of the full code
+        u = self.bsq._project(y.movedim(1, -1))
+        codes, _ = kernels.binary_quantize(u.detach().reshape(-1, self.cfg.bsq_bits), spherical=True)
+        codes = codes.reshape(u.shape) + (u - u.detach())  # straight-through
+        # nested dropout: in training each batch keeps a random number of groups, so every prefix decodes
+        groups = int(torch.randint(1, self.qualities + 1, ())) if self.training else int(q) + 1
+        x_hat = self.g_s(self._decode_codes(codes, groups).movedim(-1, 1))
+        bits = y.new_tensor(float(y.shape[0] * y.shape[2] * y.shape[3] * groups * self.group))
+        return {"x_hat": x_hat, "bits_y": bits, "bits_z": x.new_zeros(()), "vq_loss": loss}
+
+    def token_alphabet(self, q: int) -> tuple[int, ...]:
+        return (1 << self.group,) * (q + 1)
+
+    def to_tokens(self, y: torch.Tensor, q: int) -> torch.Tensor:
+        return self.bsq.indices_to_symbols(self.bsq.quantize(y))[:, : q + 1]
+
+    def from_tokens(self, tokens: torch.Tensor, q: int) -> torch.Tensor:
+        self._check_streams(tokens, q)
+        b, _, h, w = tokens.shape
+        full = tokens.new_zeros(b, self.qualities, h, w)
+        full[:, : q + 1] = tokens
+        packed = self.bsq.symbols_to_indices(full).reshape(-1)
+        codes = kernels.binary_dequantize(packed, self.cfg.bsq_bits, spherical=True)
+        return self._decode_codes(codes, q + 1).reshape(b, h, w, -1).movedim(-1, 1)
 
 
 class CompressaiHyperprior(ImageModel):
@@ -219,6 +324,7 @@ MODELS: dict[str, type[ImageModel]] = {
     "hyperprior": HyperpriorModel,
     "fsq": FSQModel,
     "rvq": RVQModel,
+    "bsq": BSQModel,
     "bmshj2018-hyperprior": CompressaiHyperprior,
 }
 

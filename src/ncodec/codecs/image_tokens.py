@@ -1,8 +1,9 @@
-"""Image codecs with discrete bottlenecks (FSQ, RVQ): tokens coded with ncodec's integer priors.
+"""Image codecs with discrete bottlenecks (FSQ, RVQ, BSQ): tokens coded with ncodec's integer priors.
 
-:class:`TokenImageCodec` wraps a trained :class:`~ncodec.codecs.image_models.FSQModel` or
-:class:`~ncodec.codecs.image_models.RVQModel`.  Tokens are ``(B, S, h, w)``: FSQ gives one stream per
-latent channel (alphabet = the FSQ levels), RVQ one stream per stage (alphabet = the codebook size).
+:class:`TokenImageCodec` wraps a trained :class:`~ncodec.codecs.image_models.TokenModel` (``FSQModel``,
+``RVQModel`` or ``BSQModel``).  Tokens are ``(B, S, h, w)``: FSQ gives one stream per latent channel
+(alphabet = the FSQ levels), RVQ one stream per stage (alphabet = the codebook size), BSQ one stream per
+group of 8 bits (alphabet 256; quality ``q`` sends the first ``q + 1`` groups).
 Each quality has a static prior (one integer table per stream, fitted from token counts on training
 images with :meth:`TokenImageCodec.fit_priors`); files use it directly (``prior="static"``) or as the
 starting point of the adaptive context prior (``prior="adaptive"``: left/up/previous-stream contexts,
@@ -24,7 +25,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file
 
 from ncodec.codecs.image import check_header, save_weights, weights_digest
-from ncodec.codecs.image_models import FSQModel, ImageModelConfig, RVQModel, build_model
+from ncodec.codecs.image_models import ImageModelConfig, TokenModel, build_model
 from ncodec.container import MediaInfo, compress, decompress
 from ncodec.entropy import AdaptiveContextPrior, StaticPrior
 from ncodec.errors import FormatError, NcodecError, ShapeError
@@ -45,15 +46,12 @@ class TokenImage:
 class TokenImageCodec(torch.nn.Module):
     """Encoder/decoder around a trained FSQ or RVQ image model (see the module docstring)."""
 
-    def __init__(
-        self, model: FSQModel | RVQModel, name: str, priors: list[StaticPrior] | None = None
-    ) -> None:
+    def __init__(self, model: TokenModel, name: str, priors: list[StaticPrior] | None = None) -> None:
         super().__init__()
-        if not isinstance(model, FSQModel | RVQModel):
-            raise TypeError("TokenImageCodec needs an FSQModel or RVQModel")
+        if not isinstance(model, TokenModel):
+            raise TypeError("TokenImageCodec needs a token model (FSQ, RVQ or BSQ)")
         self.name = name
         self.model = model.eval()
-        self.is_fsq = isinstance(model, FSQModel)
         self.priors = priors
         self._weights_digest = weights_digest(model)
 
@@ -74,9 +72,7 @@ class TokenImageCodec(torch.nn.Module):
         return self.model.qualities
 
     def alphabet(self, quality: int) -> tuple[int, ...]:
-        if self.is_fsq:
-            return (self.model.cfg.fsq_levels,) * self.model.cfg.m
-        return self.model.rvq.alphabet[: quality + 1]
+        return self.model.token_alphabet(quality)
 
     def _quality(self, quality: int) -> int:
         q = int(quality)
@@ -96,11 +92,7 @@ class TokenImageCodec(torch.nn.Module):
         h, w = x.shape[2:]
         ph, pw = (-h) % 16, (-w) % 16
         xp = F.pad(x.float(), (0, pw, 0, ph), mode="replicate") if ph or pw else x.float()
-        y = self.model.g_a(xp)
-        if self.is_fsq:
-            tok = self.model.fsq.quantize((y * self.model.gains.gain(q)).unsqueeze(1)).squeeze(1)
-        else:
-            tok = self.model.rvq.quantize(y, n_q=q + 1)
+        tok = self.model.to_tokens(self.model.g_a(xp), q)
         return TokenImage(tok.numpy().astype(np.int64), q, int(h), int(w))
 
     @torch.no_grad()
@@ -108,12 +100,7 @@ class TokenImageCodec(torch.nn.Module):
         """Tokens → images ``(B, 3, H, W)`` in [0, 1]."""
         q = self._quality(t.quality)
         tok = torch.from_numpy(np.ascontiguousarray(t.tokens))
-        if self.is_fsq:
-            y = self.model.fsq.dequantize(tok.unsqueeze(1)).squeeze(1) * self.model.gains.inv_gain(q)
-        else:
-            if tok.shape[1] != q + 1:
-                raise ShapeError(f"{tok.shape[1]} RVQ stages in the tokens, quality {q} needs {q + 1}")
-            y = self.model.rvq.dequantize(tok)
+        y = self.model.from_tokens(tok, q)
         return self.model.g_s(y).clamp_(0, 1)[:, :, : t.height, : t.width]
 
     # ------------------------------------------------------------------------------------------ priors
@@ -150,7 +137,7 @@ class TokenImageCodec(torch.nn.Module):
         )  # fmt: skip
         return compress(
             t.tokens, self.prior(t.quality, prior), codec=self.name, weights_hash=self.digest, media=media,
-            quantizer="FSQ" if self.is_fsq else "RVQ", token_form=1 if self.is_fsq else 0,
+            quantizer=self.model.quantizer_name, token_form=self.model.token_form,
             prior_name=prior, extra=[("quality", str(t.quality))],
         )  # fmt: skip
 

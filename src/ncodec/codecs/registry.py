@@ -82,6 +82,6 @@ def load(name_or_path: str):
     bottleneck = model_card(path)["config"].get("bottleneck")
     if bottleneck == "hyperprior":
         return ImageCodec.from_file(path, name=name)
-    if bottleneck in ("fsq", "rvq"):
+    if bottleneck in ("fsq", "rvq", "bsq"):
         return TokenImageCodec.from_file(path, name=name)
     raise NcodecError(f"{path}: no inference codec for bottleneck {bottleneck!r}")
