@@ -109,6 +109,9 @@ def _cmd_models(args: argparse.Namespace) -> int:
     from ncodec.codecs.registry import available_models, default_model, model_card
 
     models = available_models()
+    if args.names:
+        print("\n".join(models))
+        return 0
     if not models:
         print("no models shipped yet (train one with scripts/train_image.py; load it with --model FILE)")
         return 0
@@ -168,4 +171,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", help="--quantizers: also write the results table as JSON to this path")
     p.set_defaults(func=_cmd_demo)
     p = sub.add_parser("models", help="list the shipped models")
+    p.add_argument("--names", action="store_true", help="only the names, one per line")
     p.set_defaults(func=_cmd_models)
