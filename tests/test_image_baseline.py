@@ -25,12 +25,16 @@ def _photos() -> list[str]:
     return [str(root / n) for n in ("astronaut.png", "coffee.png", "chelsea.png")]
 
 
-def _export():
-    path = ROOT / "scripts" / "export_image_model.py"
-    spec = importlib.util.spec_from_file_location("export_image_model", path)
+def _script(name: str):
+    """``main`` of ``scripts/NAME.py``."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod.main
+
+
+def _export():
+    return _script("export_image_model")
 
 
 def _checkpoint(tmp: Path, bottleneck: str, **model) -> Path:
@@ -121,3 +125,17 @@ def test_bench_rd_runs_a_baseline_folder(ladder_dir: Path, tmp_path: Path) -> No
     doc = json.loads((out / "rd.json").read_text())
     curve = doc["curves"][ladder_dir.name]
     assert len(curve) == 2 and all(p["bpp"] > 0 for p in curve)
+
+
+def test_timing_benchmark_script_writes_json(ladder_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    """scripts/bench_image_codec.py runs end to end (on the bundled photo when no data is fetched)."""
+    monkeypatch.setenv("NCODEC_DATA", str(tmp_path / "no-data"))
+    out = tmp_path / "bench.json"
+    golden = ROOT / "tests" / "golden" / "image" / "golden-hyperprior.safetensors"
+    args = ["--model", str(golden), "--baseline", str(ladder_dir), "--repeat", "1", "--threads", "1"]
+    assert _script("bench_image_codec")([*args, "--out", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["images"].startswith("bundled sample photo")
+    names = [r["codec"] for r in doc["results"]]
+    assert names[0].startswith("golden-hyperprior") and "compressai" in names[1]
+    assert all(r["encode_s"] > 0 and r["decode_s"] > 0 and r["bpp"] > 0 for r in doc["results"])
