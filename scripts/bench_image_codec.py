@@ -34,7 +34,7 @@ def _images(limit: int) -> tuple[str, list[torch.Tensor]]:
     if manifest.is_file():
         from ncodec.rd.inputs import load_items
 
-        items = load_items(str(manifest), media="image", category="image", crop=(768, 512), limit=limit)
+        items = load_items(str(manifest), media="image", category="image", crop=(768, 512))[:limit]
         xs = [torch.from_numpy(np.array(it.data)).permute(2, 0, 1)[None].float() / 255 for it in items]
         return f"eval manifest, {len(xs)} photos at 768x512", xs
     from PIL import Image
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.baseline:
         ladder = CompressaiLadder.from_folder(args.baseline)
         q = min(args.baseline_quality, ladder.qualities - 1)
-        label = f"compressai bmshj2018-hyperprior {ladder.name} (q{q})"
+        label = f"compressai {ladder.name} (q{q})"
         trained = True
     else:
         from ncodec.codecs.image_models import CompressaiHyperprior, ImageModelConfig

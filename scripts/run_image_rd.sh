@@ -15,5 +15,5 @@ codecs="jpeg,webp,avif,$(ncodec models --names | paste -sd,),$BASELINE"
 ncodec bench rd "$MANIFEST" --out "$OUT" --name image_rd --cache "$RD_CACHE/image_rd.jsonl" --no-progress \
   --category image --crop 768x512 --codec "$codecs" --anchor jpeg \
   --title "Images: 6 eval photos 768x512 - ncodec models vs classical codecs and compressai"
-python scripts/bench_image_codec.py --baseline "$BASELINE" --threads 2 --images 3 \
+python scripts/bench_image_codec.py --baseline "$BASELINE" --threads 2 --images 3 --quality 1 --baseline-quality 1 \
   --out "$OUT/bench_image_codec.json"
