@@ -6,6 +6,7 @@ Regenerate with ``python tests/golden/image/generate.py`` only for an intended c
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -20,16 +21,19 @@ from ncodec.codecs.registry import available_models, load, model_card
 GOLDEN = Path(__file__).resolve().parent / "golden" / "image"
 
 
+@contextmanager
 def _threads(n: int):
-    class _Ctx:
-        def __enter__(self):
-            self.old = torch.get_num_threads()
-            torch.set_num_threads(n)
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
 
-        def __exit__(self, *exc):
-            torch.set_num_threads(self.old)
 
-    return _Ctx()
+def _golden_input() -> torch.Tensor:
+    """The golden 72x56 photo crop, (3, H, W) in [0, 1]."""
+    return torch.from_numpy(np.asarray(Image.open(GOLDEN / "input.png"))).permute(2, 0, 1).float() / 255
 
 
 @pytest.mark.parametrize("threads", [1, 2])
@@ -42,7 +46,7 @@ def test_hyperprior_golden(threads: int) -> None:
         assert np.array_equal(t.z, ref["z"]) and np.array_equal(t.y, ref["y"])
         assert codec.compress_tokens(ImageTokens(ref["z"], ref["y"], 3, 56, 72)) == data
         rec = codec.decode(t)
-    x = torch.from_numpy(np.asarray(Image.open(GOLDEN / "input.png"))).permute(2, 0, 1).float() / 255
+    x = _golden_input()
     assert rec.shape == (1, 3, 56, 72) and float((rec[0] - x).pow(2).mean()) < 0.1
 
 
@@ -76,7 +80,7 @@ def test_shipped_model_golden(name: str, threads: int) -> None:
     """The shipped weights decode their committed files to the committed tokens, and code them back to the
     same bytes; the decoded image is close to the input."""
     codec = load(name)
-    x = torch.from_numpy(np.asarray(Image.open(GOLDEN / "input.png"))).permute(2, 0, 1).float() / 255
+    x = _golden_input()
     psnrs = []
     for q in range(codec.qualities):
         data = (GOLDEN / "shipped" / f"{name}_q{q}.ncd").read_bytes()

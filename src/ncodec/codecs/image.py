@@ -109,6 +109,18 @@ def save_weights(
     save_file(state, str(path), metadata=meta)
 
 
+def load_float_weights(
+    model: torch.nn.Module, state: dict, path: str | os.PathLike[str], complete: bool = True
+) -> None:
+    """Load a weights file's tensors into ``model``.  The integer CDF buffers of compressai's entropy
+    models are rebuilt by ``update()`` and may be absent; anything else missing or extra (or
+    ``complete=False``: the caller found something else missing) is a broken file."""
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    missing = [k for k in missing if not k.endswith(("_quantized_cdf", "_offset", "_cdf_length"))]
+    if missing or unexpected or not complete:
+        raise NcodecError(f"{path}: weights do not match the configuration ({missing[:3]} {unexpected[:3]})")
+
+
 def weights_digest(module: torch.nn.Module) -> bytes:
     """SHA-256 of a module's state (names, dtypes, shapes and bytes, in sorted order)."""
     h = hashlib.sha256()
@@ -190,13 +202,7 @@ class ImageCodec(torch.nn.Module):
         state = load_file(str(path))
         gains = state.pop("codec.gain_table", None), state.pop("codec.inv_gain_table", None)
         model = build_model(cfg)
-        missing, unexpected = model.load_state_dict(state, strict=False)
-        # integer CDF buffers are rebuilt by update(); anything else missing is a broken file
-        missing = [k for k in missing if not k.endswith(("_quantized_cdf", "_offset", "_cdf_length"))]
-        if missing or unexpected or None in gains:
-            raise NcodecError(
-                f"{path}: weights do not match the configuration ({missing[:3]} {unexpected[:3]})"
-            )
+        load_float_weights(model, state, path, complete=None not in gains)
         return cls(model, name or Path(path).stem, *gains)
 
     @property
