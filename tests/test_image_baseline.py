@@ -11,18 +11,13 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import skimage_photos as _photos
 from ncodec.codecs.baseline import CompressaiLadder, load_baseline
 from ncodec.codecs.image_models import ImageModelConfig
 from ncodec.codecs.image_train import TrainConfig, train
 from ncodec.errors import FormatError, NcodecError
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _photos() -> list[str]:
-    skimage = pytest.importorskip("skimage")
-    root = Path(skimage.__file__).parent / "data"
-    return [str(root / n) for n in ("astronaut.png", "coffee.png", "chelsea.png")]
 
 
 def _script(name: str):

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 
+from conftest import skimage_photos as _photos
 from ncodec.codecs.image import ImageCodec
 from ncodec.codecs.image_models import ImageModelConfig
 from ncodec.codecs.image_train import CropPool, TrainConfig, train
 from ncodec.errors import FormatError, ShapeError
-
-
-def _photos() -> list[str]:
-    skimage = pytest.importorskip("skimage")
-    root = Path(skimage.__file__).parent / "data"
-    return [str(root / n) for n in ("astronaut.png", "coffee.png", "chelsea.png")]
 
 
 @pytest.fixture(scope="module")

@@ -9,18 +9,13 @@ import pytest
 import torch
 
 import ncodec
+from conftest import skimage_photos as _photos
 from ncodec.codecs.image_models import ImageModelConfig
 from ncodec.codecs.image_tokens import TokenImageCodec
 from ncodec.codecs.image_train import CropPool, TrainConfig, train
 from ncodec.container import compress
 from ncodec.entropy import UniformPrior
 from ncodec.errors import FormatError, ShapeError
-
-
-def _photos() -> list[str]:
-    skimage = pytest.importorskip("skimage")
-    root = Path(skimage.__file__).parent / "data"
-    return [str(root / n) for n in ("astronaut.png", "coffee.png", "chelsea.png")]
 
 
 @pytest.fixture(scope="module", params=["fsq", "rvq", "bsq"])

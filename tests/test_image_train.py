@@ -10,14 +10,9 @@ import pytest
 import torch
 from safetensors import safe_open
 
+from conftest import skimage_photos as _photos
 from ncodec.codecs.image_models import ImageModelConfig, build_model, rd_loss
 from ncodec.codecs.image_train import TrainConfig, export_weights, train
-
-
-def _photos() -> list[str]:
-    skimage = pytest.importorskip("skimage")
-    root = Path(skimage.__file__).parent / "data"
-    return [str(root / n) for n in ("astronaut.png", "coffee.png", "chelsea.png")]
 
 
 def _cfg(tmp: Path, bottleneck: str, steps: int) -> TrainConfig:
