@@ -38,6 +38,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--crop", type=int, default=128)
     ap.add_argument("--lr", type=float, default=1e-4)
+    ap.add_argument(
+        "--schedule", choices=("step", "cosine"), default="step",
+        help="step: lr/10 after 90%% of the steps; cosine: lr to lr/100 from --lr-from to --steps",
+    )  # fmt: skip
+    ap.add_argument("--lr-from", type=int, default=0, help="first step of the cosine schedule")
     ap.add_argument("--ckpt-every", type=int, default=500)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=0)
@@ -52,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
             bottleneck=args.bottleneck, n=args.n, m=args.m, nh=args.nh, gain_init=args.gain_init, **lambdas
         ),
         images=images, out_dir=args.out, steps=args.steps, batch=args.batch, crop=args.crop, lr=args.lr,
+        schedule=args.schedule, lr_from=args.lr_from,
         ckpt_every=args.ckpt_every, seed=args.seed, threads=args.threads, device=args.device,
     )  # fmt: skip
     model = train(cfg)

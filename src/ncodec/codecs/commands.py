@@ -25,6 +25,8 @@ def _cmd_encode(args: argparse.Namespace) -> int:
     quality = codec.qualities - 1 if args.quality is None else args.quality
     if not 0 <= quality < codec.qualities:
         raise NcodecError(f"--quality must be in 0..{codec.qualities - 1} for {codec.name}")
+    if args.refine < 0:
+        raise NcodecError(f"--refine must be >= 0 steps, got {args.refine}")
     t0 = time.perf_counter()
     if args.prior is not None:
         if not hasattr(codec, "priors"):
@@ -32,6 +34,10 @@ def _cmd_encode(args: argparse.Namespace) -> int:
                 f"{codec.name} codes its latents with its hyperprior; --prior is for FSQ/RVQ models"
             )
         data = codec.compress(x, quality, prior=args.prior, channels=channels)
+    elif args.refine:
+        if hasattr(codec, "priors"):
+            raise NcodecError(f"--refine is for hyperprior models; {codec.name} is a token model")
+        data = codec.compress(x, quality, channels=channels, refine=args.refine)
     else:
         data = codec.compress(x, quality, channels=channels)
     write_atomic(out, data, force=args.force)
@@ -150,6 +156,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--prior", choices=["static", "adaptive"], help="FSQ/RVQ models: token prior (default adaptive)"
     )
+    p.add_argument(
+        "--refine", type=int, default=0, metavar="STEPS",
+        help="hyperprior models: optimise the latents for STEPS steps (about 1 s each for 768x512 on "
+        "one core): fewer bits at the same quality, same decoder",
+    )  # fmt: skip
     p.add_argument("--force", action="store_true", help="overwrite the output file")
     p.set_defaults(func=_cmd_encode)
     p = sub.add_parser("decode", help="decode a .ncd file to an image (format from the output's extension)")

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 from ncodec.codecs.image_models import HyperpriorModel, ImageModelConfig, build_model, scale_table
+from ncodec.codecs.image_refine import refine_latents
 from ncodec.codecs.integer_nets import IntegerConvNet
 from ncodec.container import MediaInfo, NcdHeader, TokenSection, compress_sections, decompress_sections, parse
 from ncodec.entropy.compressai_adapter import CompressaiAdapter
@@ -240,22 +241,39 @@ class ImageCodec(torch.nn.Module):
         return scales * g, means * g
 
     @torch.no_grad()
-    def encode(self, x: torch.Tensor, quality: int) -> ImageTokens:
+    def encode(self, x: torch.Tensor, quality: int, refine: int = 0) -> ImageTokens:
         """Images ``(B, 3, H, W)`` in [0, 1] → tokens.  The image is padded (edge replication) to a multiple
-        of 64 inside; :meth:`decode` crops it back."""
+        of 64 inside; :meth:`decode` crops it back.
+
+        ``refine > 0`` optimises the latents for that many steps before quantizing them
+        (:mod:`ncodec.codecs.image_refine`): slower encoding, fewer bits at the same quality, the same
+        decoder.  Images above the tiling threshold are refused with it (memory)."""
         q = self._quality(quality)
         x = self._check_image(x)
+        refine = int(refine)
+        if refine < 0:
+            raise ValueError(f"refine must be >= 0 steps, got {refine}")
         h, w = x.shape[2:]
+        if refine and x.shape[0] * h * w > self.tile_above:
+            raise MediaError(
+                f"--refine needs the whole image in memory: {x.shape[0]}x{w}x{h} is above "
+                f"{self.tile_above} pixels; encode it without --refine"
+            )
         align = self.model.align
         ph, pw = (-h) % align, (-w) % align
         xp = F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
         y = self._analysis(xp)
         z = self.model.h_a(y)
+        g = self.gain_table[q][None, :, None, None]
+        y = y * g
+        if refine:
+            ig = self.inv_gain_table[q][None, :, None, None]
+            y, z = refine_latents(self.model, xp, y, z, q, g, ig, refine, valid=(int(h), int(w)))
         z_tok, z_idx = self.z_coder.to_tokens(z)
         z_hat = self.z_coder.from_tokens(z_tok, z_idx)
         scales, means = self._y_params(z_hat, q)
         idx = self.model.gaussian_conditional.build_indexes(scales)
-        y_tok, _ = self.y_coder.to_tokens(y * self.gain_table[q][None, :, None, None], idx, means)
+        y_tok, _ = self.y_coder.to_tokens(y, idx, means)
         return ImageTokens(z=z_tok, y=y_tok, quality=q, height=int(h), width=int(w))
 
     @torch.no_grad()
@@ -273,12 +291,13 @@ class ImageCodec(torch.nn.Module):
         return x[:, :, : tokens.height, : tokens.width]
 
     # ---------------------------------------------------------------------------------------- bytes
-    def compress(self, x: torch.Tensor, quality: int, channels: int = 3) -> bytes:
+    def compress(self, x: torch.Tensor, quality: int, channels: int = 3, refine: int = 0) -> bytes:
         """One image ``(3, H, W)`` (or a batch) in [0, 1] → a complete .ncd file.
 
-        ``channels`` records the layout the decoded file should have (see :mod:`ncodec.codecs.image_io`).
+        ``channels`` records the layout the decoded file should have (see :mod:`ncodec.codecs.image_io`);
+        ``refine`` as in :meth:`encode`.
         """
-        return self.compress_tokens(self.encode(x, quality), channels)
+        return self.compress_tokens(self.encode(x, quality, refine), channels)
 
     def compress_tokens(self, t: ImageTokens, channels: int = 3) -> bytes:
         """Tokens (from :meth:`encode`) → a complete .ncd file: the entropy path alone, exact."""

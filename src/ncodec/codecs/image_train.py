@@ -81,6 +81,10 @@ class TrainConfig:
     lr: float = 1e-4
     aux_lr: float = 1e-3
     lr_drop_at: float = 0.9  # fraction of steps after which the learning rate is divided by 10
+    # "step": lr, then lr/10 after lr_drop_at*steps; "cosine": lr decays to lr/100 along a half cosine
+    # from step lr_from to steps (a fine-tuning segment of a resumed run)
+    schedule: str = "step"
+    lr_from: int = 0
     clip: float = 1.0
     ckpt_every: int = 500
     log_every: int = 50
@@ -138,6 +142,17 @@ def export_weights(
     save_file(tensors, str(path), metadata=metadata)
 
 
+def learning_rate(cfg: TrainConfig, step: int) -> float:
+    """The main optimiser's learning rate at ``step`` under ``cfg.schedule``."""
+    if cfg.schedule == "cosine":
+        t = min(max(step - cfg.lr_from, 0) / max(cfg.steps - cfg.lr_from, 1), 1.0)
+        lo = cfg.lr / 100
+        return lo + 0.5 * (cfg.lr - lo) * (1 + math.cos(math.pi * t))
+    if cfg.schedule != "step":
+        raise ValueError(f"unknown learning-rate schedule {cfg.schedule!r} (step or cosine)")
+    return cfg.lr * (0.1 if step >= cfg.lr_drop_at * cfg.steps else 1.0)
+
+
 def train(cfg: TrainConfig, log=print) -> ImageModel:
     """Train (or continue training) ``cfg.model``; returns the model after ``cfg.steps`` steps."""
     rank, world = _rank()
@@ -191,7 +206,7 @@ def train(cfg: TrainConfig, log=print) -> ImageModel:
     t0 = time.perf_counter()
     while step < cfg.steps:
         for g in opt.param_groups:
-            g["lr"] = cfg.lr * (0.1 if step >= cfg.lr_drop_at * cfg.steps else 1.0)
+            g["lr"] = learning_rate(cfg, step)
         q = int(torch.randint(model.qualities, (), generator=gen))
         x = pool.batch(cfg.batch, gen).to(device, non_blocking=True, memory_format=fmt)
         loss, logs = rd_loss(net if world == 1 else _DDPProxy(net, model), x, q)

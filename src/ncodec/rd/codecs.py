@@ -115,10 +115,12 @@ def get_codec(name: str) -> RDCodec:
 class _QualityCodec:
     """One rung of an ncodec image model's quality ladder, as ``compress(x)`` / ``decompress(bytes)``."""
 
-    def __init__(self, codec: Any, quality: int) -> None:
-        self.codec, self.quality = codec, quality
+    def __init__(self, codec: Any, quality: int, refine: int = 0) -> None:
+        self.codec, self.quality, self.refine = codec, quality, refine
 
     def compress(self, x: Any) -> bytes:
+        if self.refine:
+            return self.codec.compress(x, self.quality, refine=self.refine)
         return self.codec.compress(x, self.quality)
 
     def decompress(self, data: bytes) -> Any:
@@ -146,17 +148,26 @@ def _ncodec_model(name: str) -> RDCodec | None:
             list(range(ladder.qualities)),
             config=f"compressai:{ladder.name}:{digest.hexdigest()[:16]}",
         )
-    if not (name.endswith(".safetensors") or name in available_models()):
+    base, refine = name, 0
+    if "@refine=" in name:  # NAME@refine=STEPS: the same model with encoder-side latent refinement
+        base, _, steps = name.rpartition("@refine=")
+        if not steps.isdigit() or int(steps) < 1:
+            raise NcodecError(f"{name}: @refine= needs a positive number of steps")
+        refine = int(steps)
+    if not (base.endswith(".safetensors") or base in available_models()):
         return None
     from ncodec.codecs.registry import load
 
-    codec = load(name)
+    codec = load(base)
+    if refine and hasattr(codec, "priors"):
+        raise NcodecError(f"{name}: @refine= is for hyperprior models")
+    label = codec.name + (f"@refine={refine}" if refine else "")
     # the weights hash is part of the cache key, so retrained weights are measured again
     return ImageModelAdapter(
-        codec.name,
-        lambda q: _QualityCodec(codec, int(q)),
+        label,
+        lambda q: _QualityCodec(codec, int(q), refine),
         list(range(codec.qualities)),
-        config=f"ncodec:{codec.name}:{codec.digest.hex()[:16]}",
+        config=f"ncodec:{label}:{codec.digest.hex()[:16]}",
     )
 
 
