@@ -97,3 +97,46 @@ def test_files_are_split_into_independent_chunks(codec: ImageCodec, monkeypatch)
     h = parse(data, strict=True).header
     assert h.sections[1].n_chunks == h.sections[1].shape[2] > 1  # one latent row per chunk
     assert torch.equal(codec.decompress(data), codec.decode(codec.encode(x, 1)))
+
+
+def test_weights_files_carry_the_integer_tables(codec: ImageCodec, tmp_path, monkeypatch) -> None:
+    """Loading uses the stored CDF tables (no float ``update()``), so files decode on any machine."""
+    from compressai.entropy_models import EntropyBottleneck, GaussianConditional
+    from safetensors.torch import load_file, save_file
+
+    from ncodec.codecs.image import TABLE_KEYS
+    from ncodec.errors import NcodecError
+
+    path = tmp_path / "m.safetensors"
+    codec.save(path)
+    x = _photo_crop()
+    data = codec.compress(x, 1)
+
+    def refuse(*_a, **_k):
+        raise AssertionError("update() must not run when the tables are stored")
+
+    with monkeypatch.context() as m:
+        m.setattr(EntropyBottleneck, "update", refuse)
+        m.setattr(GaussianConditional, "update", refuse)
+        m.setattr(GaussianConditional, "update_scale_table", refuse)
+        loaded = ImageCodec.from_file(path, "image-test")
+    assert loaded.digest == codec.digest
+    assert torch.equal(loaded.decompress(data), codec.decompress(data))
+    state = load_file(str(path))
+    # another machine's different table would be a different model: refused, never mis-decoded
+    cdf = state["codec.gaussian_conditional._quantized_cdf"]
+    cdf[5, 3] += 1
+    save_file(state, str(tmp_path / "t.safetensors"), metadata=_metadata(path))
+    with pytest.raises(FormatError, match="weights"):
+        ImageCodec.from_file(tmp_path / "t.safetensors", "image-test").decompress(data)
+    del state[f"codec.{TABLE_KEYS[0]}"]
+    save_file(state, str(tmp_path / "u.safetensors"), metadata=_metadata(path))
+    with pytest.raises(NcodecError, match="incomplete entropy tables"):
+        ImageCodec.from_file(tmp_path / "u.safetensors", "image-test")
+
+
+def _metadata(path) -> dict:
+    from safetensors import safe_open
+
+    with safe_open(str(path), "pt") as f:
+        return f.metadata()

@@ -122,6 +122,30 @@ def load_float_weights(
         raise NcodecError(f"{path}: weights do not match the configuration ({missing[:3]} {unexpected[:3]})")
 
 
+#: The entropy models' integer tables, stored with the weights (the float32 scale table they were built
+#: from is stored with the other weights): recomputing them with ``update()`` runs float code (softplus,
+#: erfc, exp) that another CPU, library or thread count may round differently, and one changed frequency
+#: would break decoding.
+TABLE_KEYS = tuple(
+    f"{m}.{b}"
+    for m in ("entropy_bottleneck", "gaussian_conditional")
+    for b in ("_quantized_cdf", "_offset", "_cdf_length")
+)
+
+
+def _load_tables(model: HyperpriorModel, tables: dict[str, torch.Tensor]) -> None:
+    for key, value in tables.items():
+        module, buf = key.split(".")
+        owner = getattr(model, module)
+        current = getattr(owner, buf)
+        if value.dtype != current.dtype:
+            raise NcodecError(f"entropy table {key}: {value.dtype} {tuple(value.shape)} is not usable")
+        owner.register_buffer(buf, value.clone())
+    gc, eb = model.gaussian_conditional, model.entropy_bottleneck
+    if gc._quantized_cdf.shape[0] != gc.scale_table.numel() or eb._quantized_cdf.shape[0] != model.cfg.nh:
+        raise NcodecError("entropy tables do not match the model's channels or scale table")
+
+
 def weights_digest(module: torch.nn.Module) -> bytes:
     """SHA-256 of a module's state (names, dtypes, shapes and bytes, in sorted order)."""
     h = hashlib.sha256()
@@ -159,14 +183,18 @@ class ImageCodec(torch.nn.Module):
         name: str,
         gain_table: torch.Tensor | None = None,
         inv_gain_table: torch.Tensor | None = None,
+        tables: dict[str, torch.Tensor] | None = None,
     ) -> None:
         super().__init__()
         if not isinstance(model, HyperpriorModel):
             raise TypeError("ImageCodec needs a HyperpriorModel")
         self.name = name
         self.model = model.eval()
-        model.entropy_bottleneck.update(force=True)
-        model.gaussian_conditional.update_scale_table(scale_table(), force=True)
+        if tables is not None:  # the integer tables stored with the weights: no float step at load time
+            _load_tables(model, tables)
+        else:
+            model.entropy_bottleneck.update(force=True)
+            model.gaussian_conditional.update_scale_table(scale_table(), force=True)
         # float32 constants, stored with the weights (exp() may differ in the last bit between machines;
         # stored values are then only multiplied and compared: correctly rounded IEEE operations)
         with torch.no_grad():
@@ -190,6 +218,8 @@ class ImageCodec(torch.nn.Module):
         }
         state["codec.gain_table"] = self.gain_table.contiguous()
         state["codec.inv_gain_table"] = self.inv_gain_table.contiguous()
+        for key in TABLE_KEYS:  # the integer CDF tables, exactly as coded with
+            state[f"codec.{key}"] = self.model.state_dict()[key].detach().clone().contiguous()
         save_weights(path, state, self.model, self.name, card)
 
     @classmethod
@@ -202,9 +232,12 @@ class ImageCodec(torch.nn.Module):
             raise NcodecError(f"{path}: bottleneck {cfg.bottleneck!r} has no inference codec yet")
         state = load_file(str(path))
         gains = state.pop("codec.gain_table", None), state.pop("codec.inv_gain_table", None)
+        tables = {k: state.pop(f"codec.{k}") for k in TABLE_KEYS if f"codec.{k}" in state}
+        if tables and len(tables) != len(TABLE_KEYS):
+            raise NcodecError(f"{path}: incomplete entropy tables ({sorted(tables)})")
         model = build_model(cfg)
         load_float_weights(model, state, path, complete=None not in gains)
-        return cls(model, name or Path(path).stem, *gains)
+        return cls(model, name or Path(path).stem, *gains, tables=tables or None)
 
     @property
     def qualities(self) -> int:
