@@ -46,8 +46,8 @@ def _images(limit: int) -> tuple[str, list[torch.Tensor]]:
     return "bundled sample photo scaled to 768x512", [x]
 
 
-def _time(fn, repeat: int) -> tuple[float, object]:
-    out = fn()  # warm-up
+def _time(fn, repeat: int, warmup: bool = True) -> tuple[float, object]:
+    out = fn() if warmup else None
     times = []
     for _ in range(repeat):
         t0 = time.perf_counter()
@@ -56,10 +56,12 @@ def _time(fn, repeat: int) -> tuple[float, object]:
     return statistics.median(times), out
 
 
-def _measure(name: str, compress, decompress, xs: list[torch.Tensor], repeat: int, rate: bool) -> dict:
+def _measure(
+    name: str, compress, decompress, xs: list[torch.Tensor], repeat: int, rate: bool, warmup: bool = True
+) -> dict:
     enc, dec, bpp, psnr = [], [], [], []
     for x in xs:
-        te, data = _time(lambda x=x: compress(x), repeat)
+        te, data = _time(lambda x=x: compress(x), repeat, warmup)
         td, y = _time(lambda data=data: decompress(data), repeat)
         enc.append(te)
         dec.append(td)
@@ -80,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", action="append", help="ncodec model name or .safetensors (repeatable)")
     ap.add_argument("--quality", type=int, default=3, help="quality of the ncodec models (default 3)")
+    ap.add_argument(
+        "--refine", type=int, default=0, metavar="STEPS",
+        help="also time the hyperprior models' encoder with STEPS refinement steps (timed once per image)",
+    )  # fmt: skip
     ap.add_argument("--baseline", help="folder of bmshj2018-hyperprior weights (one per lambda)")
     ap.add_argument("--baseline-quality", type=int, default=1, help="rung of the baseline ladder")
     ap.add_argument("--images", type=int, default=3, help="how many evaluation photos (default 3)")
@@ -102,6 +108,12 @@ def main(argv: list[str] | None = None) -> int:
             _measure(f"{codec.name} (q{q})", lambda x, c=codec, q=q: c.compress(x, q), codec.decompress,
                      xs, args.repeat, True)
         )  # fmt: skip
+        if args.refine and not hasattr(codec, "priors"):
+            rows.append(
+                _measure(f"{codec.name}@refine={args.refine} (q{q})",
+                         lambda x, c=codec, q=q: c.compress(x, q, refine=args.refine), codec.decompress,
+                         xs, 1, True, warmup=False)
+            )  # fmt: skip
     if args.baseline:
         ladder = CompressaiLadder.from_folder(args.baseline)
         q = min(args.baseline_quality, ladder.qualities - 1)

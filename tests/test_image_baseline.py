@@ -128,9 +128,10 @@ def test_timing_benchmark_script_writes_json(ladder_dir: Path, tmp_path: Path, m
     out = tmp_path / "bench.json"
     golden = ROOT / "tests" / "golden" / "image" / "golden-hyperprior.safetensors"
     args = ["--model", str(golden), "--baseline", str(ladder_dir), "--repeat", "1", "--threads", "1"]
-    assert _script("bench_image_codec")([*args, "--out", str(out)]) == 0
+    assert _script("bench_image_codec")([*args, "--refine", "2", "--out", str(out)]) == 0
     doc = json.loads(out.read_text())
     assert doc["images"].startswith("bundled sample photo")
     names = [r["codec"] for r in doc["results"]]
-    assert names[0].startswith("golden-hyperprior") and "compressai" in names[1]
+    assert names[0].startswith("golden-hyperprior") and names[1].startswith("golden-hyperprior@refine=2")
+    assert "compressai" in names[2]
     assert all(r["encode_s"] > 0 and r["decode_s"] > 0 and r["bpp"] > 0 for r in doc["results"])

@@ -127,8 +127,9 @@ def test_bench_rd_runs_an_ncodec_model_next_to_jpeg(tmp_path: Path, weights: Pat
     _photo(photos, name="a.png", size=(128, 96))
     _photo(photos, name="b.png", size=(96, 128))
     out = tmp_path / "rd"
-    args = ["bench", "rd", str(photos), "--codec", f"jpeg,{weights}", "--anchor", "jpeg", "--out", str(out)]
-    assert main([*args, "--points", "jpeg=20,50,80,95", "--no-progress", "--no-plot"]) == 0
+    codecs = f"jpeg,{weights},{weights}@refine=3"
+    args = ["bench", "rd", str(photos), "--codec", codecs, "--anchor", "jpeg", "--out", str(out)]
+    assert main([*args, "--points", "jpeg=20,50,80,95", "--no-progress"]) == 0
     import json
 
     doc = json.loads(next(out.glob("*.json")).read_text())
@@ -136,6 +137,11 @@ def test_bench_rd_runs_an_ncodec_model_next_to_jpeg(tmp_path: Path, weights: Pat
     assert [p["point"] for p in curve] == list(range(6))
     assert all(p["bpp"] > 0 and p["n"] == 2 and 5 < p["psnr"] < 60 for p in curve)
     assert doc["codecs"]["image-tiny"]["config"].startswith("ncodec:image-tiny:")
+    # the same model with encoder-side refinement is its own curve (and its own cache key)
+    refined = doc["curves"]["image-tiny@refine=3"]
+    assert [p["point"] for p in refined] == list(range(6)) and all(p["bpp"] > 0 for p in refined)
+    assert doc["codecs"]["image-tiny@refine=3"]["config"].startswith("ncodec:image-tiny@refine=3:")
+    assert list(out.glob("*.png"))
 
 
 def test_demo_codes_the_bundled_photo(tmp_path: Path, weights: Path, capsys) -> None:
