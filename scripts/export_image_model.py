@@ -6,8 +6,8 @@
 
 - ``hyperprior``: the weights, the float32 gain tables, the configuration and the optional card; load it
   with ``ncodec.load(PATH)`` or ``--model PATH``; copy it into ``src/ncodec/weights/`` to ship it.
-- ``fsq`` / ``rvq``: the same plus one static prior per quality, fitted on ``--prior-crops`` crops of the
-  checkpoint's training images (integer tables stored in the file).
+- ``fsq`` / ``rvq`` / ``bsq``: the same plus one static prior per quality, fitted on ``--prior-crops``
+  crops of the checkpoint's training images (integer tables stored in the file).
 - ``bmshj2018-hyperprior`` (the compressai baseline): weights and configuration; a folder of these, one
   per lambda, is one curve for ``ncodec bench rd --codec FOLDER``.
 """
@@ -54,7 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--name", help="model name (default: the output file's stem)")
     ap.add_argument("--card", help="JSON object stored as the model card")
     ap.add_argument("--card-file", help="JSON file stored as the model card")
-    ap.add_argument("--prior-crops", type=int, default=64, help="fsq/rvq: 256x256 crops to fit the priors on")
+    ap.add_argument(
+        "--prior-crops", type=int, default=64, help="token models: 256x256 crops to fit the priors on"
+    )
     ap.add_argument("--rd", help="ncodec bench rd JSON whose points and BD-rates go into the card")
     ap.add_argument("--rd-codec", help="the model's codec name in --rd (default: the model name)")
     args = ap.parse_args(argv)
@@ -79,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         card["rd_eval"] = rd_summary(json.loads(Path(args.rd).read_text()), args.rd_codec or name)
     if cfg.bottleneck == "hyperprior":
         ImageCodec(model, name).save(args.output, card=card)
-    elif cfg.bottleneck in ("fsq", "rvq"):
+    elif cfg.bottleneck in ("fsq", "rvq", "bsq"):
         codec = TokenImageCodec(model, name)
         pool = CropPool(state["config"]["images"], 256)
         crops = pool.batch(args.prior_crops, torch.Generator().manual_seed(2024))

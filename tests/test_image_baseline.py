@@ -89,8 +89,9 @@ def test_ladder_rejects_bad_files(ladder_dir: Path, tmp_path: Path) -> None:
 def test_export_every_bottleneck(tmp_path: Path) -> None:
     from ncodec.codecs.registry import load, model_card
 
-    for bottleneck in ("hyperprior", "fsq"):
-        ckpt = _checkpoint(tmp_path / bottleneck, bottleneck, n=16, m=12, nh=16, fsq_levels=5)
+    small = {"n": 16, "m": 12, "nh": 16, "fsq_levels": 5, "rvq_stages": 3, "rvq_codebook": 64, "bsq_bits": 24}
+    for bottleneck in ("hyperprior", "fsq", "rvq", "bsq"):
+        ckpt = _checkpoint(tmp_path / bottleneck, bottleneck, **small)
         out = tmp_path / f"{bottleneck}.safetensors"
         card = {"summary": "test"}
         assert _export()([str(ckpt), str(out), "--card", json.dumps(card), "--prior-crops", "2"]) == 0
