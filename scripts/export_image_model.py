@@ -25,26 +25,7 @@ from ncodec.codecs.image import ImageCodec
 from ncodec.codecs.image_models import ImageModelConfig, build_model
 from ncodec.codecs.image_tokens import TokenImageCodec
 from ncodec.codecs.image_train import CropPool, export_weights
-from ncodec.rd.harness import bd_table
-
-
-def rd_summary(doc: dict, codec: str) -> dict:
-    """The model's points and BD-rates from an ``ncodec bench rd`` JSON document."""
-    if codec not in doc["curves"]:
-        raise SystemExit(f"{codec!r} is not in the RD results (curves: {', '.join(doc['curves'])})")
-    keys = ("point", "bpp", "psnr", "ms_ssim_db", "psnr_y")
-    return {
-        "input": doc["input"],
-        "items": len(doc["items"]),
-        "command": doc.get("command"),
-        "points": [{k: p[k] for k in keys if k in p} for p in doc["curves"][codec]],
-        # BD-rate (%) of the model against every other codec of the run, per metric
-        "bd_rate_percent_vs": {
-            other: bd_table({codec: doc["curves"][codec], other: doc["curves"][other]}, other, "image")[codec]
-            for other in doc["curves"]
-            if other != codec
-        },
-    }
+from ncodec.codecs.registry import rd_summary
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -100,6 +100,15 @@ def test_export_every_bottleneck(tmp_path: Path) -> None:
         codec = load(str(out))
         x = _image()
         assert codec.decompress(codec.compress(x, 1)).shape == x.shape
+    # the card can be rewritten later (new RD results) without touching the weights
+    fsq = tmp_path / "fsq.safetensors"
+    digest = load(str(fsq)).digest
+    extra = tmp_path / "extra.json"
+    extra.write_text(json.dumps({"limitations": "tiny"}))
+    assert _script("update_model_card")([str(fsq), "--card-file", str(extra)]) == 0
+    card = model_card(fsq)["card"]
+    assert card["limitations"] == "tiny" and card["summary"] == "test"
+    assert load(str(fsq)).digest == digest
     # a hyperprior file is not a baseline
     with pytest.raises(NcodecError, match="not bmshj2018"):
         load_baseline(tmp_path / "hyperprior.safetensors")
