@@ -21,7 +21,7 @@ from ncodec.rd.codecs import get_codec
 @pytest.fixture(scope="module")
 def shipped():
     torch.set_num_threads(1)
-    return load("image-hyperprior-v2")
+    return load("image-hyperprior-v3")
 
 
 def _crop(size: int = 128, seed: int = 1) -> torch.Tensor:
@@ -58,10 +58,10 @@ def test_refinement_input_checks(shipped, monkeypatch) -> None:
 
 
 def test_rd_codec_name_with_refinement(shipped) -> None:
-    adapter = get_codec("image-hyperprior-v2@refine=2")
-    assert adapter.name == "image-hyperprior-v2@refine=2" and "refine=2" in adapter.config
+    adapter = get_codec("image-hyperprior-v3@refine=2")
+    assert adapter.name == "image-hyperprior-v3@refine=2" and "refine=2" in adapter.config
     with pytest.raises(NcodecError, match="positive"):
-        get_codec("image-hyperprior-v2@refine=x")
+        get_codec("image-hyperprior-v3@refine=x")
     with pytest.raises(NcodecError, match="hyperprior"):
         get_codec("image-fsq-v0@refine=2")
 
