@@ -211,15 +211,12 @@ class ImageCodec(torch.nn.Module):
     # ------------------------------------------------------------------------------------- weights files
     def save(self, path: str | os.PathLike[str], card: dict | None = None) -> None:
         """Write the weights, the gain tables, the configuration and an optional model card (safetensors)."""
-        state = {
-            k: v.detach().float().contiguous()
-            for k, v in self.model.state_dict().items()
-            if v.is_floating_point()
-        }
+        model_state = self.model.state_dict()
+        state = {k: v.detach().float().contiguous() for k, v in model_state.items() if v.is_floating_point()}
         state["codec.gain_table"] = self.gain_table.contiguous()
         state["codec.inv_gain_table"] = self.inv_gain_table.contiguous()
         for key in TABLE_KEYS:  # the integer CDF tables, exactly as coded with
-            state[f"codec.{key}"] = self.model.state_dict()[key].detach().clone().contiguous()
+            state[f"codec.{key}"] = model_state[key].detach().clone().contiguous()
         save_weights(path, state, self.model, self.name, card)
 
     @classmethod
