@@ -33,6 +33,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--m", type=int, default=128, help="latent channels")
     ap.add_argument("--nh", type=int, default=96, help="hyper-latent channels")
     ap.add_argument("--gain-init", type=float, default=1.0, help="initial gain of the top quality")
+    ap.add_argument(
+        "--context", choices=("none", "checkerboard"), default="none",
+        help="hyperprior: two-pass checkerboard spatial context",
+    )  # fmt: skip
+    ap.add_argument(
+        "--ste-decoder", action="store_true",
+        help="hyperprior: the synthesis sees the rounded latent (straight-through) in training",
+    )  # fmt: skip
+    ap.add_argument("--init-from", default="", help="start from this checkpoint's weights (step 0)")
     ap.add_argument("--out", default="runs/image")
     ap.add_argument("--steps", type=int, default=100_000)
     ap.add_argument("--batch", type=int, default=8)
@@ -54,10 +63,11 @@ def main(argv: list[str] | None = None) -> int:
     lambdas = {"lambdas": tuple(args.lmbda)} if args.lmbda else {}
     cfg = TrainConfig(
         model=ImageModelConfig(
-            bottleneck=args.bottleneck, n=args.n, m=args.m, nh=args.nh, gain_init=args.gain_init, **lambdas
+            bottleneck=args.bottleneck, n=args.n, m=args.m, nh=args.nh, gain_init=args.gain_init,
+            context=args.context, ste_decoder=args.ste_decoder, **lambdas,
         ),
         images=images, out_dir=args.out, steps=args.steps, batch=args.batch, crop=args.crop, lr=args.lr,
-        schedule=args.schedule, lr_from=args.lr_from,
+        schedule=args.schedule, lr_from=args.lr_from, init_from=args.init_from,
         ckpt_every=args.ckpt_every, seed=args.seed, threads=args.threads, device=args.device,
     )  # fmt: skip
     model = train(cfg)

@@ -13,10 +13,13 @@ from ncodec.codecs.image_train import CropPool, TrainConfig, train
 from ncodec.errors import FormatError, ShapeError
 
 
-@pytest.fixture(scope="module")
-def codec(tmp_path_factory) -> ImageCodec:
+@pytest.fixture(scope="module", params=["none", "checkerboard"])
+def codec(tmp_path_factory, request) -> ImageCodec:
+    context = request.param
     cfg = TrainConfig(
-        model=ImageModelConfig(bottleneck="hyperprior", n=16, m=24, nh=16),
+        model=ImageModelConfig(
+            bottleneck="hyperprior", n=16, m=24, nh=16, context=context, ste_decoder=context != "none"
+        ),
         images=_photos(), out_dir=str(tmp_path_factory.mktemp("run")), steps=40, batch=4, crop=64,
         lr=3e-3, ckpt_every=1000, log_every=1000, threads=1,
     )  # fmt: skip
@@ -95,8 +98,55 @@ def test_files_are_split_into_independent_chunks(codec: ImageCodec, monkeypatch)
     x = _photo_crop(128, 120)
     data = codec.compress(x, 1)
     h = parse(data, strict=True).header
-    assert h.sections[1].n_chunks == h.sections[1].shape[2] > 1  # one latent row per chunk
+    assert len(h.sections) == codec.sections
+    for sec in h.sections[1:]:  # y (or its two halves): bands of latent rows
+        assert sec.n_chunks == -(-sec.shape[2] // image_mod._rows(np.empty(sec.shape))) > 1
     assert torch.equal(codec.decompress(data), codec.decode(codec.encode(x, 1)))
+
+
+def test_checkerboard_context_codes_the_rest_from_the_anchors(codec: ImageCodec) -> None:
+    from ncodec.codecs.image import checkerboard_merge, checkerboard_split
+
+    a = np.arange(2 * 3 * 4 * 6).reshape(2, 3, 4, 6)
+    anchors, rest = checkerboard_split(a)
+    assert anchors[0, 0].tolist() == [[0, 2, 4], [7, 9, 11], [12, 14, 16], [19, 21, 23]]
+    assert np.array_equal(checkerboard_merge(anchors, rest), a)
+    if not codec.context:
+        return
+    x = _photo_crop(128, 128)
+    t = codec.encode(x, 3)
+    z_hat = codec.z_coder.from_tokens(t.z, codec.z_coder._indexes(t.z.shape, None))
+    hyper_idx, _ = codec._tables(z_hat, 3)
+    ctx_idx, _ = codec._tables(z_hat, 3, y_tok=t.y)
+    a_h, r_h = checkerboard_split(hyper_idx)
+    a_c, r_c = checkerboard_split(ctx_idx)
+    assert np.array_equal(a_h, a_c)  # anchors: the hyperprior's tables
+    assert not np.array_equal(r_h, r_c)  # the rest: refined by the decoded anchors
+    # a changed anchor changes the rest's tables: the decoder must have the anchors first
+    t2 = t.y.copy()
+    t2[0, :, 0, 0] += 3
+    assert not np.array_equal(checkerboard_split(codec._tables(z_hat, 3, y_tok=t2)[0])[1], r_c)
+
+
+def test_context_model_initialised_from_a_plain_one_starts_as_it(codec: ImageCodec, tmp_path) -> None:
+    from ncodec.codecs.image_models import build_model
+    from ncodec.codecs.image_train import init_weights
+
+    if codec.context:
+        return
+    torch.save({"model": codec.model.state_dict()}, tmp_path / "last.pt")
+    cb = build_model(ImageModelConfig(bottleneck="hyperprior", n=16, m=24, nh=16, context="checkerboard"))
+    added = init_weights(cb, tmp_path / "last.pt", torch.device("cpu"))
+    assert added and all(k.startswith(("ctx.", "ep.")) for k in added)
+    x = _photo_crop(64, 64)[None]
+    cb.eval()
+    with torch.no_grad():
+        a, b = codec.model(x, 2), cb(x, 2)
+    assert all(torch.allclose(a[k], b[k], rtol=1e-4, atol=1e-4) for k in a), {
+        k: (a[k] - b[k]).abs().max() for k in a
+    }
+    with pytest.raises(ValueError, match="does not fit"):
+        init_weights(build_model(ImageModelConfig(bottleneck="fsq", n=16, m=24)), tmp_path / "last.pt", "cpu")
 
 
 def test_weights_files_carry_the_integer_tables(codec: ImageCodec, tmp_path, monkeypatch) -> None:

@@ -4,14 +4,18 @@
 
 * ``encode(x, quality)`` → :class:`ImageTokens` (the hyper-latent ``z`` and latent ``y`` tokens, plus the
   size, padding and quality needed to decode); ``decode(tokens)`` → image.
-* ``compress(x, quality)`` → a complete ``.ncd`` file (two token sections, ``z`` then ``y``);
+* ``compress(x, quality)`` → a complete ``.ncd`` file (two token sections, ``z`` then ``y``; a
+  checkerboard-context model splits ``y`` into its anchors and the rest, three sections);
   ``decompress(data)`` → image.
 
 Everything that decides which probability table codes a token is exact: ``z`` uses the
 EntropyBottleneck's integer tables (one per channel); ``y``'s table index comes from the hyper-decoder
 run as an :class:`~ncodec.codecs.integer_nets.IntegerConvNet` (integer arithmetic) and from gain tables
 stored as float32 constants (IEEE multiplications and comparisons are correctly rounded everywhere).
-So a file decodes to the same tokens on any machine, thread count or batch.
+A checkerboard-context model's second half of ``y`` takes its tables from the context and
+entropy-parameter networks, run the same way (integer networks on the dequantized anchors, which are
+elementwise IEEE operations on decoded integers).  So a file decodes to the same tokens on any machine,
+thread count or batch.
 """
 
 from __future__ import annotations
@@ -27,7 +31,13 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
-from ncodec.codecs.image_models import HyperpriorModel, ImageModelConfig, build_model, scale_table
+from ncodec.codecs.image_models import (
+    HyperpriorModel,
+    ImageModelConfig,
+    anchor_mask,
+    build_model,
+    scale_table,
+)
 from ncodec.codecs.image_refine import refine_latents
 from ncodec.codecs.integer_nets import IntegerConvNet
 from ncodec.container import MediaInfo, NcdHeader, TokenSection, compress_sections, decompress_sections, parse
@@ -52,6 +62,23 @@ def _rows(tokens: np.ndarray) -> int:
     """Latent rows per chunk so that a chunk holds at most :data:`CHUNK_TOKENS` tokens."""
     b, c, _, w = tokens.shape
     return max(1, CHUNK_TOKENS // max(1, b * c * w))
+
+
+def checkerboard_split(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(B, C, h, w)`` with ``w`` even → the anchors (``(i + j)`` even) and the other positions, each
+    ``(B, C, h, w/2)`` in row-major order."""
+    b, c, h, w = t.shape
+    v = t.reshape(b, c, h, w // 2, 2)
+    odd = (np.arange(h) % 2 == 1)[:, None]
+    return np.where(odd, v[..., 1], v[..., 0]), np.where(odd, v[..., 0], v[..., 1])
+
+
+def checkerboard_merge(anchors: np.ndarray, rest: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`checkerboard_split`."""
+    b, c, h, w2 = anchors.shape
+    odd = (np.arange(h) % 2 == 1)[:, None]
+    out = np.stack([np.where(odd, rest, anchors), np.where(odd, anchors, rest)], axis=-1)
+    return out.reshape(b, c, h, 2 * w2)
 
 
 def _spans(n: int, tile: int) -> list[tuple[int, int]]:
@@ -203,6 +230,10 @@ class ImageCodec(torch.nn.Module):
             self.register_buffer("gain_table", gain_table.detach().float().clone())
             self.register_buffer("inv_gain_table", inv_gain_table.detach().float().clone())
         self.h_s_int = IntegerConvNet(model.h_s)
+        self.context = model.cfg.context == "checkerboard"
+        if self.context:
+            self.ctx_int = IntegerConvNet(model.ctx)
+            self.ep_int = IntegerConvNet(model.ep)
         self.z_coder = CompressaiAdapter(model.entropy_bottleneck)
         self.y_coder = CompressaiAdapter(model.gaussian_conditional)
         self.digest = weights_digest(model)
@@ -265,10 +296,41 @@ class ImageCodec(torch.nn.Module):
             return self.model.g_s(y)
         return tiled(self.model.g_s, y, 1, 16, TILE_LATENTS, MARGIN_LATENTS, 3)
 
-    def _y_params(self, z_hat: torch.Tensor, q: int) -> tuple[torch.Tensor, torch.Tensor]:
-        scales, means = self.h_s_int(z_hat).chunk(2, 1)
+    @property
+    def sections(self) -> int:
+        """Token sections of this codec's files: ``z`` and ``y`` (a context model: ``y``'s two halves)."""
+        return 3 if self.context else 2
+
+    def _params(
+        self, hyper: torch.Tensor, q: int, y_hat: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Scaled ``(scales, means)`` of ``y`` from the integer hyper-decoder's output; for a context
+        model given ``y_hat`` (the scaled, dequantized latent, valid at the anchors) the non-anchor
+        positions get the context's correction."""
+        if y_hat is not None:
+            mask = anchor_mask(*hyper.shape[2:]).bool()
+            anchors = (y_hat * self.inv_gain_table[q][None, :, None, None]).masked_fill(~mask, 0.0)
+            delta = self.ep_int(torch.cat([hyper, self.ctx_int(anchors)], 1))
+            hyper = torch.where(mask, hyper, hyper + delta)
+        scales, means = hyper.chunk(2, 1)
         g = self.gain_table[q][None, :, None, None]
         return scales * g, means * g
+
+    def _tables(
+        self, z_hat: torch.Tensor, q: int, y_tok: np.ndarray | None = None, y: torch.Tensor | None = None
+    ) -> tuple[np.ndarray, torch.Tensor]:
+        """Table indexes and means of every latent position.  A context model needs the anchors'
+        tokens (``y_tok``, valid at the anchors) or the latent ``y`` to quantize them from; without
+        either it returns the anchors' tables (the hyperprior's) everywhere."""
+        hyper = self.h_s_int(z_hat)
+        scales, means = self._params(hyper, q)
+        idx = self.model.gaussian_conditional.build_indexes(scales).numpy()
+        if not self.context or (y_tok is None and y is None):
+            return idx, means
+        if y_tok is None:
+            y_tok, _ = self.y_coder.to_tokens(y, idx, means)
+        scales, means = self._params(hyper, q, self.y_coder.from_tokens(y_tok, idx, means))
+        return self.model.gaussian_conditional.build_indexes(scales).numpy(), means
 
     @torch.no_grad()
     def encode(self, x: torch.Tensor, quality: int, refine: int = 0) -> ImageTokens:
@@ -301,8 +363,7 @@ class ImageCodec(torch.nn.Module):
             y, z = refine_latents(self.model, xp, y, z, q, g, ig, refine, valid=(int(h), int(w)))
         z_tok, z_idx = self.z_coder.to_tokens(z)
         z_hat = self.z_coder.from_tokens(z_tok, z_idx)
-        scales, means = self._y_params(z_hat, q)
-        idx = self.model.gaussian_conditional.build_indexes(scales)
+        idx, means = self._tables(z_hat, q, y=y)
         y_tok, _ = self.y_coder.to_tokens(y, idx, means)
         return ImageTokens(z=z_tok, y=y_tok, quality=q, height=int(h), width=int(w))
 
@@ -312,10 +373,10 @@ class ImageCodec(torch.nn.Module):
         q = self._quality(tokens.quality)
         z_idx = self.z_coder._indexes(tokens.z.shape, None)
         z_hat = self.z_coder.from_tokens(tokens.z, z_idx)
-        scales, means = self._y_params(z_hat, q)
-        idx = self.model.gaussian_conditional.build_indexes(scales).numpy()
-        if idx.shape != tokens.y.shape:
-            raise ShapeError(f"y tokens {tokens.y.shape} do not match the hyper-latent ({idx.shape})")
+        shape = (z_hat.shape[0], self.model.cfg.m, z_hat.shape[2] * 4, z_hat.shape[3] * 4)
+        if tuple(tokens.y.shape) != shape:
+            raise ShapeError(f"y tokens {tokens.y.shape} do not match the hyper-latent ({shape})")
+        idx, means = self._tables(z_hat, q, y_tok=tokens.y)
         y_hat = self.y_coder.from_tokens(tokens.y, idx, means) * self.inv_gain_table[q][None, :, None, None]
         x = self._synthesis(y_hat).clamp_(0, 1)
         return x[:, :, : tokens.height, : tokens.width]
@@ -334,16 +395,27 @@ class ImageCodec(torch.nn.Module):
         self._quality(t.quality)
         z_idx = self.z_coder._indexes(t.z.shape, None)
         z_hat = self.z_coder.from_tokens(t.z, z_idx)
-        y_idx = self.model.gaussian_conditional.build_indexes(self._y_params(z_hat, t.quality)[0]).numpy()
+        y_idx, _ = self._tables(z_hat, t.quality, y_tok=t.y)
         media = MediaInfo(kind="image", width=t.width, height=t.height, channels=channels, padding=t.padding)
         sections = [
             TokenSection(
                 t.z, self.z_coder.prior(z_idx), "EntropyBottleneck", chunk_len=_rows(t.z), prior_name="z"
-            ),
-            TokenSection(
-                t.y, self.y_coder.prior(y_idx), "GaussianConditional", chunk_len=_rows(t.y), prior_name="y"
-            ),
+            )
         ]
+        parts = [("y", t.y, y_idx)]
+        if self.context:
+            parts = [
+                (name, tok, idx)
+                for name, tok, idx in zip(
+                    ("y_anchor", "y_rest"), checkerboard_split(t.y), checkerboard_split(y_idx), strict=True
+                )
+            ]
+        for name, tok, idx in parts:
+            sections.append(
+                TokenSection(
+                    tok, self.y_coder.prior(idx), "GaussianConditional", chunk_len=_rows(tok), prior_name=name
+                )
+            )
         extra = [("quality", str(t.quality))]
         return compress_sections(
             sections, codec=self.name, weights_hash=self.digest, media=media, extra=extra
@@ -352,8 +424,8 @@ class ImageCodec(torch.nn.Module):
     def read_header(self, data: bytes) -> tuple[int, int, int]:
         """Check that ``data`` is a file of this codec and weights; returns ``(quality, height, width)``."""
         h, q = check_header(data, self.name, self.digest, self.qualities)
-        if len(h.sections) != 2:
-            raise FormatError("not a two-section image file of this codec")
+        if len(h.sections) != self.sections:
+            raise FormatError(f"not a {self.sections}-section image file of this codec")
         return q, h.media.height, h.media.width
 
     @torch.no_grad()
@@ -370,10 +442,21 @@ class ImageCodec(torch.nn.Module):
 
         def y_prior(decoded: list[np.ndarray]):
             z_hat = self.z_coder.from_tokens(decoded[0], z_idx)
-            idx = self.model.gaussian_conditional.build_indexes(self._y_params(z_hat, q)[0]).numpy()
-            return self.y_coder.prior(idx)
+            if len(decoded) == 1:  # y, or a context model's anchors
+                idx, _ = self._tables(z_hat, q)
+                return self.y_coder.prior(checkerboard_split(idx)[0] if self.context else idx)
+            anchors = decoded[1]
+            if anchors.shape[:2] != (z_hat.shape[0], self.model.cfg.m) or anchors.shape[2:] != (
+                z_hat.shape[2] * 4,
+                z_hat.shape[3] * 2,
+            ):
+                raise FormatError(f"anchor tokens {anchors.shape} do not match the hyper-latent")
+            idx, _ = self._tables(z_hat, q, y_tok=checkerboard_merge(anchors, anchors))
+            return self.y_coder.prior(checkerboard_split(idx)[1])
 
-        z_tok, y_tok = decompress_sections(data, [self.z_coder.prior(z_idx), y_prior], codec=self.name)
+        priors = [self.z_coder.prior(z_idx)] + [y_prior] * (self.sections - 1)
+        z_tok, *ys = decompress_sections(data, priors, codec=self.name)
+        y_tok = checkerboard_merge(*ys) if self.context else ys[0]
         if y_tok.shape[2] * 16 < height or y_tok.shape[3] * 16 < width:
             raise FormatError("image size in the header exceeds the coded latent")
         return ImageTokens(z=z_tok, y=y_tok, quality=q, height=height, width=width)

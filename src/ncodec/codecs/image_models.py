@@ -35,7 +35,15 @@ from compressai.entropy_models import EntropyBottleneck, GaussianConditional
 from torch import nn
 
 from ncodec import kernels
-from ncodec.codecs.image_nets import GainUnits, analysis, hyper_analysis, hyper_synthesis, synthesis
+from ncodec.codecs.image_nets import (
+    GainUnits,
+    analysis,
+    context_net,
+    entropy_parameters,
+    hyper_analysis,
+    hyper_synthesis,
+    synthesis,
+)
 from ncodec.errors import ShapeError
 from ncodec.quantizers import BSQ, FSQ, RVQ
 
@@ -65,6 +73,12 @@ class ImageModelConfig:
     rvq_dim: int = 8  # factorised code dimension (rvq)
     gain_init: float = 1.0  # gain of the highest quality at initialisation (gain units)
     bsq_bits: int = 48  # binary codes per latent position (bsq); groups of 8 bits are the qualities
+    # hyperprior: "none" (mean-scale hyperprior) or "checkerboard" (two-pass spatial context, He et al.
+    # 2021: the second half of the latent is coded with parameters refined from the first half)
+    context: str = "none"
+    # hyperprior: the synthesis sees the hard-quantized latent (straight-through gradients) instead of the
+    # noisy one ("mixed quantization", Minnen & Singh 2020); the rate still uses additive noise
+    ste_decoder: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -113,29 +127,77 @@ def _init_log_gains(lambdas: tuple[float, ...], top: float = 1.0) -> torch.Tenso
     return 0.5 * torch.log(lam / lam[-1]) + math.log(top)  # smaller gain (coarser steps) for lower quality
 
 
+def round_ste(v: torch.Tensor) -> torch.Tensor:
+    """``round(v)`` with the identity's gradient (straight-through)."""
+    return v + (torch.round(v) - v).detach()
+
+
+def anchor_mask(h: int, w: int, device: torch.device | None = None) -> torch.Tensor:
+    """``(1, 1, h, w)`` float mask of the checkerboard's anchors (``(i + j)`` even), coded first."""
+    i = torch.arange(h, device=device)[:, None]
+    j = torch.arange(w, device=device)[None, :]
+    return ((i + j) % 2 == 0).float()[None, None]
+
+
 class HyperpriorModel(ImageModel):
-    """Mean-scale hyperprior with gain units (variable rate)."""
+    """Mean-scale hyperprior with gain units (variable rate), optionally with a checkerboard context.
+
+    With ``cfg.context == "checkerboard"`` the latent's positions split into anchors (``(i + j)`` even,
+    coded first with the hyperprior's parameters alone) and the rest, whose parameters are the
+    hyperprior's plus a correction ``ep(hyper, ctx(anchors))`` computed from the decoded anchors
+    (:meth:`entropy_params`).  The correction's last layer starts at zero, so a context model
+    initialised from a plain hyperprior starts out as exactly that model.
+    """
 
     align = 64
 
     def __init__(self, cfg: ImageModelConfig) -> None:
         super().__init__(cfg)
+        if cfg.context not in ("none", "checkerboard"):
+            raise ValueError(f"unknown context {cfg.context!r} (none or checkerboard)")
         self.h_a = hyper_analysis(cfg.m, cfg.nh)
         self.h_s = hyper_synthesis(cfg.m, cfg.nh)
         self.entropy_bottleneck = EntropyBottleneck(cfg.nh)
         self.gaussian_conditional = GaussianConditional(scale_table().tolist())
         self.gains = GainUnits(self.qualities, cfg.m, _init_log_gains(cfg.lambdas, cfg.gain_init))
+        if cfg.context == "checkerboard":
+            self.ctx = context_net(cfg.m)
+            self.ep = entropy_parameters(cfg.m)
 
     def aux_loss(self) -> torch.Tensor:
         return self.entropy_bottleneck.loss()
+
+    def context_delta(self, hyper: torch.Tensor, anchors: torch.Tensor) -> torch.Tensor:
+        """The context correction of the latent's (unscaled) parameters at every position, from the
+        hyper-decoder's output and the dequantized, unscaled latent with non-anchors set to zero.  Only
+        its non-anchor positions are used."""
+        return self.ep(torch.cat([hyper, self.ctx(anchors)], 1))
+
+    def entropy_params(
+        self, hyper: torch.Tensor, y_s: torch.Tensor, g: torch.Tensor, ig: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Unscaled ``(scales, means)`` of the latent from the hyper-decoder's output ``hyper`` and, for a
+        context model, the scaled latent ``y_s`` (its anchors are quantized, straight-through, first)."""
+        if self.cfg.context == "none":
+            scales, means = hyper.chunk(2, 1)
+            return scales, means
+        mask = anchor_mask(*y_s.shape[2:], device=y_s.device)
+        means_a = hyper[:, self.cfg.m :] * g
+        anchors = (round_ste(y_s - means_a) + means_a) * ig * mask
+        params = hyper + self.context_delta(hyper, anchors) * (1 - mask)
+        scales, means = params.chunk(2, 1)
+        return scales, means
 
     def forward(self, x: torch.Tensor, q: int | float) -> dict[str, torch.Tensor]:
         y = self.g_a(x)
         z = self.h_a(y)
         z_hat, z_lik = self.entropy_bottleneck(z)
-        scales, means = self.h_s(z_hat).chunk(2, 1)
         g, ig = self.gains.gain(q), self.gains.inv_gain(q)
-        y_hat_s, y_lik = self.gaussian_conditional(y * g, scales * g, means=means * g)
+        y_s = y * g
+        scales, means = self.entropy_params(self.h_s(z_hat), y_s, g, ig)
+        y_hat_s, y_lik = self.gaussian_conditional(y_s, scales * g, means=means * g)
+        if self.cfg.ste_decoder:
+            y_hat_s = round_ste(y_s - means * g) + means * g
         x_hat = self.g_s(y_hat_s * ig)
         return {"x_hat": x_hat, "bits_y": _bits(y_lik), "bits_z": _bits(z_lik)}
 

@@ -51,6 +51,23 @@ def hyper_synthesis(m: int, nh: int) -> nn.Sequential:
     )  # fmt: skip
 
 
+def context_net(m: int) -> nn.Sequential:
+    """Checkerboard context: a 5x5 convolution over the anchors (other positions zero), ``m`` → ``2m``."""
+    return nn.Sequential(conv(m, 2 * m, 5, 1))
+
+
+def entropy_parameters(m: int) -> nn.Sequential:
+    """1x1 network from the hyper-decoder's ``2m`` outputs and the context's ``2m`` to a ``2m`` correction
+    of the scales and means.  The last layer starts at zero (no correction)."""
+    net = nn.Sequential(
+        conv(4 * m, 2 * m, 1, 1), nn.LeakyReLU(inplace=True), conv(2 * m, 2 * m, 1, 1),
+        nn.LeakyReLU(inplace=True), conv(2 * m, 2 * m, 1, 1),
+    )  # fmt: skip
+    nn.init.zeros_(net[-1].weight)
+    nn.init.zeros_(net[-1].bias)
+    return net
+
+
 class GainUnits(nn.Module):
     """Per-quality, per-channel gains ``g_q`` (before quantization) and inverse gains (after).
 

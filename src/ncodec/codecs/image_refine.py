@@ -16,11 +16,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ncodec.codecs.image_models import HyperpriorModel
-
-
-def _round_ste(v: torch.Tensor) -> torch.Tensor:
-    return v + (torch.round(v) - v).detach()
+from ncodec.codecs.image_models import HyperpriorModel, round_ste
 
 
 def _bits(lik: torch.Tensor) -> torch.Tensor:
@@ -59,11 +55,11 @@ def refine_latents(
     try:
         with torch.enable_grad():
             for step in range(steps + 1):
-                z_hat = _round_ste(z - medians) + medians
+                z_hat = round_ste(z - medians) + medians
                 z_lik = eb._likelihood(z_hat.permute(1, 0, 2, 3).reshape(z.shape[1], 1, -1))[0]
-                scales, means = model.h_s(z_hat).chunk(2, 1)
+                scales, means = model.entropy_params(model.h_s(z_hat), y, gain, inv_gain)
                 means = means * gain
-                y_hat = _round_ste(y - means) + means
+                y_hat = round_ste(y - means) + means
                 y_lik = gc._likelihood(y_hat, gc.lower_bound_scale(scales * gain), means)
                 bits = _bits(eb.likelihood_lower_bound(z_lik)) + _bits(gc.likelihood_lower_bound(y_lik))
                 x_hat = model.g_s(y_hat * inv_gain)[:, :, :h, :w]

@@ -85,6 +85,9 @@ class TrainConfig:
     # from step lr_from to steps (a fine-tuning segment of a resumed run)
     schedule: str = "step"
     lr_from: int = 0
+    # a checkpoint (``last.pt``) of another run whose weights start this run (fresh optimisers, step 0);
+    # parameters this model adds (e.g. a context network) keep their initialisation
+    init_from: str = ""
     clip: float = 1.0
     ckpt_every: int = 500
     log_every: int = 50
@@ -142,6 +145,22 @@ def export_weights(
     save_file(tensors, str(path), metadata=metadata)
 
 
+def init_weights(model: ImageModel, path: str | os.PathLike[str], device: torch.device) -> list[str]:
+    """Load the weights of the checkpoint ``path`` into ``model``; returns the names of the tensors the
+    checkpoint lacks (which must all belong to modules the checkpoint's model did not have)."""
+    state = torch.load(path, map_location=device, weights_only=False)
+    state = state.get("model", state)
+    tables = ("_quantized_cdf", "_offset", "_cdf_length")  # entropy tables: rebuilt from the weights
+    state = {k: v for k, v in state.items() if not k.endswith(tables)}
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    missing = [k for k in missing if not k.endswith(tables)]
+    own = {n.split(".")[0] for n in state}
+    foreign = [k for k in missing if k.split(".")[0] in own]
+    if unexpected or foreign:
+        raise ValueError(f"{path} does not fit this model (extra {unexpected[:3]}, missing {foreign[:3]})")
+    return missing
+
+
 def learning_rate(cfg: TrainConfig, step: int) -> float:
     """The main optimiser's learning rate at ``step`` under ``cfg.schedule``."""
     if cfg.schedule == "cosine":
@@ -185,8 +204,12 @@ def train(cfg: TrainConfig, log=print) -> ImageModel:
         torch.set_rng_state(state["torch_rng"].cpu())
         random.setstate(state["py_rng"])
         log(f"resumed from {ckpt} at step {step}")
-    elif rank == 0:
-        (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
+    else:
+        if cfg.init_from:
+            added = init_weights(model, cfg.init_from, device)
+            log(f"initialised from {cfg.init_from} ({len(added)} new tensors: {', '.join(added[:4])}...)")
+        if rank == 0:
+            (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2))
     pool = CropPool(cfg.images, cfg.crop)
     # a fixed batch of crops (its own generator: the training stream is unaffected) to follow every
     # rate point's loss, bpp and PSNR through training
