@@ -11,6 +11,11 @@ the file size (bpp) and PSNR of the reconstruction. Images: the evaluation manif
 768x512 (``NCODEC_DATA``) when fetched, else the bundled sample photo scaled to 768x512. Without
 ``--baseline`` an untrained ``ScaleHyperprior(128, 192)`` is timed (same architecture and coder; its
 rate is meaningless, so bpp/PSNR are not reported for it).
+
+``--large 7680x4320`` also codes one photo upscaled to that size with each hyperprior model (its
+transforms run tile by tile above a megapixel) and with the baseline (whole image), each encode and
+decode in a fresh process: time, peak resident memory (``ru_maxrss``; the same process before coding,
+with torch, the model and the image loaded, is reported as ``base_mb``), bpp and PSNR.
 """
 
 from __future__ import annotations
@@ -18,8 +23,11 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import resource
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -44,6 +52,68 @@ def _images(limit: int) -> tuple[str, list[torch.Tensor]]:
     img = Image.open(sample_photo()).convert("RGB").resize((768, 512), Image.Resampling.LANCZOS)
     x = torch.from_numpy(np.array(img)).permute(2, 0, 1)[None].float() / 255
     return "bundled sample photo scaled to 768x512", [x]
+
+
+def _large_image(size: str) -> torch.Tensor:
+    """The first evaluation photo (or the bundled one) scaled to ``WxH`` (Lanczos)."""
+    from PIL import Image
+
+    w, h = (int(v) for v in size.lower().split("x"))
+    _, xs = _images(1)
+    img = Image.fromarray((xs[0][0].permute(1, 2, 0) * 255).round().byte().numpy())
+    big = np.array(img.resize((w, h), Image.Resampling.LANCZOS))
+    return torch.from_numpy(big).permute(2, 0, 1)[None].float() / 255
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+
+
+def _large_child(kind: str, name: str, size: str, q: int, path: str) -> None:
+    """One step of ``--large`` in this (fresh) process; prints a JSON line."""
+    from ncodec.codecs.baseline import CompressaiLadder
+    from ncodec.codecs.registry import load
+
+    codec = CompressaiLadder.from_folder(name) if Path(name).is_dir() else load(name)
+    x = _large_image(size)
+    base = _peak_mb()
+    t0 = time.perf_counter()
+    if kind == "enc":
+        data = codec.compress(x, q)
+        Path(path).write_bytes(data)
+        out = {"seconds": time.perf_counter() - t0, "peak_mb": _peak_mb(), "base_mb": base}
+        out["bpp"] = len(data) * 8 / (x.shape[2] * x.shape[3])
+    else:
+        y = codec.decompress(Path(path).read_bytes())
+        out = {"seconds": time.perf_counter() - t0, "peak_mb": _peak_mb(), "base_mb": base}
+        y = (y.float().clamp(0, 1) * 255).round() / 255
+        out["psnr"] = float(-10 * torch.log10((y - x).pow(2).mean()))
+    print(json.dumps(out))
+
+
+def _large(name: str, label: str, size: str, q: int, threads: int) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = str(Path(tmp) / "large.ncd")
+        res = {}
+        for kind in ("enc", "dec"):
+            cmd = [sys.executable, __file__, "--large-child", kind, name, size, str(q), path, str(threads)]
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            if proc.returncode != 0:
+                raise RuntimeError(f"{label} {kind} at {size} failed:\n{proc.stderr[-2000:]}")
+            res[kind] = json.loads(proc.stdout.strip().splitlines()[-1])
+    row = {
+        "codec": label, "size": size,
+        "encode_s": res["enc"]["seconds"], "decode_s": res["dec"]["seconds"],
+        "encode_peak_mb": res["enc"]["peak_mb"], "decode_peak_mb": res["dec"]["peak_mb"],
+        "base_mb": min(res["enc"]["base_mb"], res["dec"]["base_mb"]),
+        "bpp": res["enc"]["bpp"], "psnr": res["dec"]["psnr"],
+    }  # fmt: skip
+    print(
+        f"{label:34s} {size}: encode {row['encode_s']:.1f} s / {row['encode_peak_mb']:.0f} MB peak, decode "
+        f"{row['decode_s']:.1f} s / {row['decode_peak_mb']:.0f} MB peak (base {row['base_mb']:.0f} MB), "
+        f"{row['bpp']:.3f} bpp, {row['psnr']:.2f} dB"
+    )
+    return row
 
 
 def _time(fn, repeat: int, warmup: bool = True) -> tuple[float, object]:
@@ -92,7 +162,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     ap.add_argument("--out", help="write the results as JSON here")
+    ap.add_argument("--large", metavar="WxH", help="also code one photo scaled to this size (e.g. 7680x4320)")
+    ap.add_argument("--large-child", nargs=6, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.large_child:
+        kind, name, size, q, path, threads = args.large_child
+        if int(threads):
+            torch.set_num_threads(int(threads))
+        _large_child(kind, name, size, int(q), path)
+        return 0
     if args.threads:
         torch.set_num_threads(args.threads)
     from ncodec.codecs.baseline import CompressaiLadder
@@ -127,6 +205,15 @@ def main(argv: list[str] | None = None) -> int:
         ladder, q, trained = CompressaiLadder([m], "untrained"), 0, False
         label = "compressai bmshj2018-hyperprior (untrained, timing only)"
     rows.append(_measure(label, lambda x: ladder.compress(x, q), ladder.decompress, xs, args.repeat, trained))
+    large = []
+    if args.large:
+        for name in args.model or list(available_models()):
+            codec = load(name)
+            if not hasattr(codec, "priors"):
+                qm = min(args.quality, codec.qualities - 1)
+                large.append(_large(name, f"{codec.name} (q{qm})", args.large, qm, args.threads))
+        if args.baseline:
+            large.append(_large(args.baseline, label, args.large, q, args.threads))
     doc = {
         "images": source,
         "torch_threads": torch.get_num_threads(),
@@ -136,6 +223,8 @@ def main(argv: list[str] | None = None) -> int:
         "repeat": args.repeat,
         "results": rows,
     }
+    if large:
+        doc["large"] = large
     if args.out:
         Path(args.out).write_text(json.dumps(doc, indent=2) + "\n")
         print(f"wrote {args.out}")

@@ -90,9 +90,12 @@ def test_export_every_bottleneck(tmp_path: Path) -> None:
     from ncodec.codecs.registry import load, model_card
 
     small = {"n": 16, "m": 12, "nh": 16, "fsq_levels": 5, "rvq_stages": 3, "rvq_codebook": 64, "bsq_bits": 24}
-    for bottleneck in ("hyperprior", "fsq", "rvq", "bsq"):
-        ckpt = _checkpoint(tmp_path / bottleneck, bottleneck, **small)
-        out = tmp_path / f"{bottleneck}.safetensors"
+    variants = {"hyperprior": {}, "checkerboard": {"context": "checkerboard", "ste_decoder": True}}
+    variants |= {b: {} for b in ("fsq", "rvq", "bsq")}
+    for variant, extra in variants.items():
+        bottleneck = "hyperprior" if variant == "checkerboard" else variant
+        ckpt = _checkpoint(tmp_path / variant, bottleneck, **small, **extra)
+        out = tmp_path / f"{variant}.safetensors"
         card = {"summary": "test"}
         assert _export()([str(ckpt), str(out), "--card", json.dumps(card), "--prior-crops", "2"]) == 0
         meta = model_card(out)
@@ -100,6 +103,8 @@ def test_export_every_bottleneck(tmp_path: Path) -> None:
         codec = load(str(out))
         x = _image()
         assert codec.decompress(codec.compress(x, 1)).shape == x.shape
+        if variant == "checkerboard":
+            assert codec.context and codec.model.cfg.ste_decoder
     # the card can be rewritten later (new RD results) without touching the weights
     fsq = tmp_path / "fsq.safetensors"
     digest = load(str(fsq)).digest
@@ -138,10 +143,15 @@ def test_timing_benchmark_script_writes_json(ladder_dir: Path, tmp_path: Path, m
     out = tmp_path / "bench.json"
     golden = ROOT / "tests" / "golden" / "image" / "golden-hyperprior.safetensors"
     args = ["--model", str(golden), "--baseline", str(ladder_dir), "--repeat", "1", "--threads", "1"]
-    assert _script("bench_image_codec")([*args, "--refine", "2", "--out", str(out)]) == 0
+    large = ["--large", "200x136"]  # each large encode and decode runs in a fresh process
+    assert _script("bench_image_codec")([*args, "--refine", "2", *large, "--out", str(out)]) == 0
     doc = json.loads(out.read_text())
     assert doc["images"].startswith("bundled sample photo")
     names = [r["codec"] for r in doc["results"]]
     assert names[0].startswith("golden-hyperprior") and names[1].startswith("golden-hyperprior@refine=2")
     assert "compressai" in names[2]
     assert all(r["encode_s"] > 0 and r["decode_s"] > 0 and r["bpp"] > 0 for r in doc["results"])
+    big = doc["large"]
+    assert [r["codec"][:9] for r in big] == ["golden-hy", "compressa"]
+    assert all(r["size"] == "200x136" for r in big)
+    assert all(r["encode_peak_mb"] >= r["base_mb"] > 0 and r["bpp"] > 0 and r["psnr"] > 0 for r in big)
