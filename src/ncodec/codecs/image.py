@@ -317,12 +317,12 @@ class ImageCodec(torch.nn.Module):
         return scales * g, means * g
 
     def _tables(
-        self, z_hat: torch.Tensor, q: int, y_tok: np.ndarray | None = None, y: torch.Tensor | None = None
+        self, hyper: torch.Tensor, q: int, y_tok: np.ndarray | None = None, y: torch.Tensor | None = None
     ) -> tuple[np.ndarray, torch.Tensor]:
-        """Table indexes and means of every latent position.  A context model needs the anchors'
-        tokens (``y_tok``, valid at the anchors) or the latent ``y`` to quantize them from; without
-        either it returns the anchors' tables (the hyperprior's) everywhere."""
-        hyper = self.h_s_int(z_hat)
+        """Table indexes and means of every latent position from the integer hyper-decoder's output
+        ``hyper``.  A context model needs the anchors' tokens (``y_tok``, valid at the anchors) or the
+        latent ``y`` to quantize them from; without either it returns the anchors' tables (the
+        hyperprior's) everywhere."""
         scales, means = self._params(hyper, q)
         idx = self.model.gaussian_conditional.build_indexes(scales).numpy()
         if not self.context or (y_tok is None and y is None):
@@ -363,7 +363,7 @@ class ImageCodec(torch.nn.Module):
             y, z = refine_latents(self.model, xp, y, z, q, g, ig, refine, valid=(int(h), int(w)))
         z_tok, z_idx = self.z_coder.to_tokens(z)
         z_hat = self.z_coder.from_tokens(z_tok, z_idx)
-        idx, means = self._tables(z_hat, q, y=y)
+        idx, means = self._tables(self.h_s_int(z_hat), q, y=y)
         y_tok, _ = self.y_coder.to_tokens(y, idx, means)
         return ImageTokens(z=z_tok, y=y_tok, quality=q, height=int(h), width=int(w))
 
@@ -376,7 +376,10 @@ class ImageCodec(torch.nn.Module):
         shape = (z_hat.shape[0], self.model.cfg.m, z_hat.shape[2] * 4, z_hat.shape[3] * 4)
         if tuple(tokens.y.shape) != shape:
             raise ShapeError(f"y tokens {tokens.y.shape} do not match the hyper-latent ({shape})")
-        idx, means = self._tables(z_hat, q, y_tok=tokens.y)
+        return self._reconstruct(tokens, q, *self._tables(self.h_s_int(z_hat), q, y_tok=tokens.y))
+
+    def _reconstruct(self, tokens: ImageTokens, q: int, idx: np.ndarray, means: torch.Tensor) -> torch.Tensor:
+        """Tokens and their tables (from :meth:`_tables`) → images."""
         y_hat = self.y_coder.from_tokens(tokens.y, idx, means) * self.inv_gain_table[q][None, :, None, None]
         x = self._synthesis(y_hat).clamp_(0, 1)
         return x[:, :, : tokens.height, : tokens.width]
@@ -395,7 +398,7 @@ class ImageCodec(torch.nn.Module):
         self._quality(t.quality)
         z_idx = self.z_coder._indexes(t.z.shape, None)
         z_hat = self.z_coder.from_tokens(t.z, z_idx)
-        y_idx, _ = self._tables(z_hat, t.quality, y_tok=t.y)
+        y_idx, _ = self._tables(self.h_s_int(z_hat), t.quality, y_tok=t.y)
         media = MediaInfo(kind="image", width=t.width, height=t.height, channels=channels, padding=t.padding)
         sections = [
             TokenSection(
@@ -431,27 +434,34 @@ class ImageCodec(torch.nn.Module):
     @torch.no_grad()
     def decompress(self, data: bytes) -> torch.Tensor:
         """A .ncd file of this codec → images ``(B, 3, H, W)`` in [0, 1]."""
-        return self.decode(self.decompress_tokens(data))
+        tokens, tables = self._decompress(data)
+        return self._reconstruct(tokens, tokens.quality, *tables)
 
     @torch.no_grad()
     def decompress_tokens(self, data: bytes) -> ImageTokens:
         """A .ncd file of this codec → its tokens (no synthesis transform run)."""
+        return self._decompress(data)[0]
+
+    def _decompress(self, data: bytes) -> tuple[ImageTokens, tuple[np.ndarray, torch.Tensor]]:
+        """Tokens and the tables they were decoded with (the hyper-decoder and context nets run once)."""
         q, height, width = self.read_header(data)
         z_shape = parse(data, strict=True).header.sections[0].shape
         z_idx = self.z_coder._indexes(z_shape, None)
 
+        state: dict = {}
+
         def y_prior(decoded: list[np.ndarray]):
-            z_hat = self.z_coder.from_tokens(decoded[0], z_idx)
             if len(decoded) == 1:  # y, or a context model's anchors
-                idx, _ = self._tables(z_hat, q)
+                z_hat = self.z_coder.from_tokens(decoded[0], z_idx)
+                state["hyper"] = hyper = self.h_s_int(z_hat)
+                state["tables"] = idx, _ = self._tables(hyper, q)
                 return self.y_coder.prior(checkerboard_split(idx)[0] if self.context else idx)
+            hyper = state["hyper"]
             anchors = decoded[1]
-            if anchors.shape[:2] != (z_hat.shape[0], self.model.cfg.m) or anchors.shape[2:] != (
-                z_hat.shape[2] * 4,
-                z_hat.shape[3] * 2,
-            ):
+            b, _, h, w = hyper.shape
+            if anchors.shape != (b, self.model.cfg.m, h, w // 2):
                 raise FormatError(f"anchor tokens {anchors.shape} do not match the hyper-latent")
-            idx, _ = self._tables(z_hat, q, y_tok=checkerboard_merge(anchors, anchors))
+            state["tables"] = idx, _ = self._tables(hyper, q, y_tok=checkerboard_merge(anchors, anchors))
             return self.y_coder.prior(checkerboard_split(idx)[1])
 
         priors = [self.z_coder.prior(z_idx)] + [y_prior] * (self.sections - 1)
@@ -459,4 +469,4 @@ class ImageCodec(torch.nn.Module):
         y_tok = checkerboard_merge(*ys) if self.context else ys[0]
         if y_tok.shape[2] * 16 < height or y_tok.shape[3] * 16 < width:
             raise FormatError("image size in the header exceeds the coded latent")
-        return ImageTokens(z=z_tok, y=y_tok, quality=q, height=height, width=width)
+        return ImageTokens(z=z_tok, y=y_tok, quality=q, height=height, width=width), state["tables"]
