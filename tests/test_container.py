@@ -30,6 +30,7 @@ from ncodec.entropy import (
     AdaptiveContextPrior,
     IndexedTablePrior,
     NeuralPrior,
+    PriorKind,
     StaticPrior,
     UniformPrior,
     freqs_from_counts,
@@ -75,6 +76,46 @@ def test_golden_decodes_exactly_and_reencodes_identically(name: str) -> None:
         extra=h.extra,
     )
     assert again == data, "format or coding changed: bump FORMAT_VERSION and regenerate tests/golden"
+
+
+@pytest.mark.parametrize("name", [*GOLDEN_NAMES, "two_sections"])
+def test_version_1_files_still_decode(name: str) -> None:
+    """Files written by format version 1 (which also listed an indexed prior's alphabets) decode to the
+    same tokens; their header differs from the version-2 file's only in the version and those lists."""
+    import dataclasses
+
+    old = (GOLDEN / "v1" / f"{name}.ncd").read_bytes()
+    assert old[8:10] == (1).to_bytes(2, "little")
+    h1, h2 = parse(old).header, parse((GOLDEN / f"{name}.ncd").read_bytes()).header
+    assert (h1.version, h2.version) == (1, FORMAT_VERSION)
+    indexed = [sec.prior_kind == PriorKind.INDEXED for sec in h2.sections]
+    assert all(sec.alphabet for sec in h1.sections)
+    assert [not sec.alphabet for sec in h2.sections] == indexed
+    assert h2.sections == tuple(
+        dataclasses.replace(sec, alphabet=()) if ind else sec
+        for sec, ind in zip(h1.sections, indexed, strict=True)
+    )
+    if name == "two_sections":
+        return  # decoded through a callable prior: test_golden_two_sections_hyperprior_style
+    expected = np.load(GOLDEN / f"{name}.tokens.npy", allow_pickle=False)
+    np.testing.assert_array_equal(decompress(old, _golden_prior(name)), expected)
+
+
+def test_version_2_rejects_listed_indexed_alphabets_and_version_1_empty_ones() -> None:
+    data = (GOLDEN / "indexed_latent.ncd").read_bytes()
+    h = parse(data).header
+    prior = _golden_prior("indexed_latent")
+    assert h.alphabet == () and h.prior_kind == PriorKind.INDEXED
+    # Claim version 1 (CRC fixed): a version-1 header must list the alphabets.
+    bad = _with_crc(data[:8] + (1).to_bytes(2, "little") + data[10:])
+    with pytest.raises(FormatError, match="empty alphabet list"):
+        decompress(bad, prior)
+    old = (GOLDEN / "v1" / "indexed_latent.ncd").read_bytes()
+    bad = _with_crc(old[:8] + (2).to_bytes(2, "little") + old[10:])
+    with pytest.raises(FormatError, match="come from its tables"):
+        decompress(bad, prior)
+    with pytest.raises(FormatError, match="unsupported format version 3"):
+        decompress(_with_crc(data[:8] + (3).to_bytes(2, "little") + data[10:]), prior)
 
 
 def test_golden_header_fields() -> None:
@@ -180,6 +221,11 @@ def test_chunks_are_independent_and_damage_is_reported() -> None:
     np.testing.assert_array_equal(tokens, x)
 
 
+def _with_crc(data: bytes) -> bytes:
+    """``data`` with its header CRC recomputed (after editing the version field)."""
+    return _patch_header(data, lambda body: None)
+
+
 def _patch_header(data: bytes, body_edit) -> bytes:
     hlen = struct.unpack("<I", data[12:16])[0]
     body = bytearray(data[16 : 16 + hlen])
@@ -195,7 +241,7 @@ def _patch_header(data: bytes, body_edit) -> bytes:
     [
         (lambda d: b"RIFF" + d[4:], "bad magic"),
         (lambda d: d[:5], "truncated at byte 5"),
-        (lambda d: d[:8] + b"\x02\x00" + d[10:], "unsupported format version 2"),
+        (lambda d: d[:8] + b"\x03\x00" + d[10:], "unsupported format version 3"),
         (lambda d: d[:10] + b"\x01\x00" + d[12:], "unsupported header flags"),
         (lambda d: d[:12] + b"\xff\xff\xff\x7f" + d[16:], "header length"),
         (lambda d: d[:20] + bytes([d[20] ^ 1]) + d[21:], "CRC mismatch in header"),

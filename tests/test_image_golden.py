@@ -61,6 +61,21 @@ def test_fsq_adaptive_golden(threads: int) -> None:
         assert codec.compress_tokens(TokenImage(ref, 2, 56, 72), "adaptive") == data
 
 
+def test_format_version_1_files_decode() -> None:
+    """Files written before the container's version 2 (which dropped the indexed prior's alphabet lists
+    from the header) decode to the same tokens and pixels as the version-2 files."""
+    hyper = ImageCodec.from_file(GOLDEN / "golden-hyperprior.safetensors", name="golden-hyperprior")
+    old, new = (GOLDEN / "v1" / "hyperprior_q3.ncd").read_bytes(), (GOLDEN / "hyperprior_q3.ncd").read_bytes()
+    assert old[8] == 1 and new[8] == 2 and len(new) < len(old)
+    ref = np.load(GOLDEN / "hyperprior_q3.tokens.npz")
+    t = hyper.decompress_tokens(old)
+    assert np.array_equal(t.z, ref["z"]) and np.array_equal(t.y, ref["y"])
+    assert torch.equal(hyper.decompress(old), hyper.decompress(new))
+    fsq = TokenImageCodec.from_file(GOLDEN / "golden-fsq.safetensors", name="golden-fsq")
+    t = fsq.decompress_tokens((GOLDEN / "v1" / "fsq_q2_adaptive.ncd").read_bytes())
+    assert np.array_equal(t.tokens, np.load(GOLDEN / "fsq_q2.tokens.npy"))
+
+
 SHIPPED = sorted(available_models())
 
 

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from ncodec.container.ncd import FORMAT_VERSION, NcdFile, Section, parse, prior_for, read_file
+from ncodec.container.ncd import NcdFile, Section, parse, prior_for, read_file
 from ncodec.entropy import coder
 from ncodec.entropy.priors import PriorKind
 from ncodec.errors import FormatError
@@ -59,7 +59,7 @@ def _report(nf: NcdFile, path: str) -> dict:
         )
     return {
         "file": path,
-        "format_version": FORMAT_VERSION,
+        "format_version": h.version,
         "bytes": nf.size,
         "header_bytes": nf.header_size,
         "codec": h.codec,
@@ -130,9 +130,8 @@ def _info(args: argparse.Namespace) -> int:
         )
         for i, sr in enumerate(rep["sections"]):
             tag = f"  [section {i}]" if len(rep["sections"]) > 1 else ""
-            print(
-                f"  quantizer   {sr['quantizer'] or '-'} ({sr['token_form']}), alphabet {sr['alphabet']}{tag}"
-            )
+            alphabet = sr["alphabet"] or "from the prior's tables"
+            print(f"  quantizer   {sr['quantizer'] or '-'} ({sr['token_form']}), alphabet {alphabet}{tag}")
             print(f"  tokens      {sr['token_shape']} = {sr['tokens']}, chunks of {sr['chunk_length']}")
             p = sr["prior"]
             print(f"  prior       {p['kind']} {p['name']} params={p['params']} digest={p['digest'][:16]}")

@@ -56,7 +56,9 @@ __all__ = [
 ]
 
 MAGIC = b"\x89NCD\r\n\x1a\n"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: Versions this reader accepts (version 1 also lists the alphabets of an indexed prior; docs/FORMAT.md).
+READ_VERSIONS = (1, 2)
 CHUNK_MAGIC = b"NCDC"
 INDEX_MAGIC = b"NCDI"
 TRAILER_MAGIC = b"NCDE"
@@ -154,6 +156,7 @@ class NcdHeader:
     media: MediaInfo
     sections: tuple[Section, ...]
     extra: tuple[tuple[str, str], ...] = ()
+    version: int = FORMAT_VERSION
 
     def __getattr__(self, name: str):
         if name in _SECTION_FIELDS:
@@ -261,7 +264,7 @@ def _write_header(h: NcdHeader) -> bytes:
     return w.getvalue()
 
 
-def _read_section(r: Reader, i: int) -> Section:
+def _read_section(r: Reader, i: int, version: int) -> Section:
     quantizer = r.string(f"section {i} quantizer name")
     token_form = r.u8(f"section {i} token form")
     if token_form > 1:
@@ -280,12 +283,16 @@ def _read_section(r: Reader, i: int) -> Section:
     prior_digest = r.take(32, f"section {i} prior digest")
     n_params = r.varint(f"section {i} prior parameter count", MAX_PARAMS)
     params = tuple(r.varint(f"section {i} prior parameter") for _ in range(n_params))
+    if version >= 2 and prior_kind == PriorKind.INDEXED and alphabet:
+        raise FormatError(f"section {i}: an indexed prior's alphabets come from its tables, not the header")
+    if version == 1 and not alphabet:
+        raise FormatError(f"empty alphabet list (section {i})")
     return Section(
         quantizer, token_form, alphabet, shape, chunk_len, prior_kind, prior_name, prior_digest, params
     )
 
 
-def _read_header(r: Reader) -> NcdHeader:
+def _read_header(r: Reader, version: int = FORMAT_VERSION) -> NcdHeader:
     codec = r.string("codec name")
     weights_hash = r.take(32, "weights hash")
     kind = r.u8("media kind")
@@ -301,10 +308,10 @@ def _read_header(r: Reader) -> NcdHeader:
     n_sections = r.varint("section count", MAX_SECTIONS)
     if n_sections < 1:
         raise FormatError("a file needs at least one token section")
-    sections = tuple(_read_section(r, i) for i in range(n_sections))
+    sections = tuple(_read_section(r, i, version) for i in range(n_sections))
     n_extra = r.varint("metadata entry count", MAX_EXTRA)
     extra = tuple((r.string("metadata key"), r.string("metadata value", 4096)) for _ in range(n_extra))
-    h = NcdHeader(codec, weights_hash, media, sections, extra)
+    h = NcdHeader(codec, weights_hash, media, sections, extra, version)
     _validate_header(h, FormatError)
     return h
 
@@ -332,7 +339,7 @@ def _validate_section(h: Section, err: type[Exception], where: str) -> None:
         raise err(
             f"token shape {h.shape} has {h.shape[1]} streams but {len(h.alphabet)} alphabet sizes{where}"
         )
-    if not h.alphabet:
+    if not h.alphabet and h.prior_kind != PriorKind.INDEXED:
         raise err(f"empty alphabet list{where}")
     if h.chunk_len < 1:
         raise err(f"chunk length must be at least 1{where}")
@@ -433,9 +440,10 @@ def _parse_head(data: bytes) -> tuple[NcdHeader, int]:
         raise FormatError(f"bad magic {data[:8]!r}: not an .ncd file")
     r = Reader(data, len(MAGIC))
     version = r.u16("format version")
-    if version != FORMAT_VERSION:
+    if version not in READ_VERSIONS:
         raise FormatError(
-            f"unsupported format version {version} (this ncodec reads version {FORMAT_VERSION})"
+            f"unsupported format version {version} (this ncodec reads versions "
+            f"{', '.join(map(str, READ_VERSIONS))})"
         )
     flags = r.u16("flags")
     if flags:
@@ -449,7 +457,7 @@ def _parse_head(data: bytes) -> tuple[NcdHeader, int]:
     if _crc(data[len(MAGIC) : r.pos - 4]) != crc:
         raise FormatError("CRC mismatch in header")
     hr = Reader(data, body_start, body_start + hlen, "header")
-    header = _read_header(hr)
+    header = _read_header(hr, version)
     if hr.remaining:
         raise FormatError(f"{hr.remaining} unexpected bytes at the end of the header")
     return header, r.pos
@@ -536,7 +544,8 @@ def prior_for(header: NcdHeader | Section, prior: Prior | None = None, section: 
         raise FormatError(f"file holds {header.shape} latents, the table index has shape {prior.index.shape}")
     if prior.kind != header.prior_kind:
         raise FormatError(f"file was coded with a {kind_name} prior, got a {prior.kind_name} prior")
-    if tuple(prior.alphabet) != header.alphabet:
+    # An indexed prior's alphabets are not in a version-2 header: its digest covers its tables.
+    if header.alphabet and tuple(prior.alphabet) != header.alphabet:
         raise FormatError(f"file alphabet {header.alphabet} does not match the prior's {prior.alphabet}")
     if tuple(prior.params) != header.prior_params:
         raise FormatError(
@@ -617,7 +626,7 @@ def _section_header(sec: TokenSection, x: np.ndarray) -> Section:
     return Section(
         quantizer=sec.quantizer,
         token_form=sec.token_form,
-        alphabet=tuple(int(k) for k in p.alphabet),
+        alphabet=() if p.kind == PriorKind.INDEXED else tuple(int(k) for k in p.alphabet),
         shape=tuple(int(d) for d in x.shape),
         chunk_len=chunk_len,
         prior_kind=p.kind,

@@ -157,17 +157,19 @@ def _ncodec_model(name: str) -> RDCodec | None:
     if not (base.endswith(".safetensors") or base in available_models()):
         return None
     from ncodec.codecs.registry import load
+    from ncodec.container import FORMAT_VERSION
 
     codec = load(base)
     if refine and hasattr(codec, "priors"):
         raise NcodecError(f"{name}: @refine= is for hyperprior models")
     label = codec.name + (f"@refine={refine}" if refine else "")
-    # the weights hash is part of the cache key, so retrained weights are measured again
+    # the weights hash and the container version are part of the cache key, so retrained weights and
+    # files of a new format are measured again
     return ImageModelAdapter(
         label,
         lambda q: _QualityCodec(codec, int(q), refine),
         list(range(codec.qualities)),
-        config=f"ncodec:{label}:{codec.digest.hex()[:16]}",
+        config=f"ncodec:{label}:{codec.digest.hex()[:16]}:ncd{FORMAT_VERSION}",
     )
 
 

@@ -3,6 +3,8 @@ codecs change on purpose — the golden test exists to notice any other change):
 
     python tests/golden/image/generate.py             # the tiny test models
     python tests/golden/image/generate.py --shipped   # the shipped models' files
+    python tests/golden/image/generate.py --reformat  # after a container format change: rewrite every
+                                                      # .ncd from the committed weights and tokens
 
 Two tiny models (a hyperprior and an FSQ model with fitted static priors) are trained for a few steps
 on scikit-image's photos, so the weights are real but small; a 72x56 crop of a real photo is coded.
@@ -18,7 +20,7 @@ import skimage
 import torch
 from PIL import Image
 
-from ncodec.codecs.image import ImageCodec
+from ncodec.codecs.image import ImageCodec, ImageTokens
 from ncodec.codecs.image_models import ImageModelConfig
 from ncodec.codecs.image_tokens import TokenImageCodec
 from ncodec.codecs.image_train import CropPool, TrainConfig, train
@@ -79,7 +81,29 @@ def shipped() -> None:
     print("wrote", sorted(p.name for p in out.iterdir()))
 
 
+def reformat() -> None:
+    """Rewrite every committed .ncd from the committed weights and tokens (the tokens stay as they are)."""
+    from ncodec.codecs.image_tokens import TokenImage
+    from ncodec.codecs.registry import load
+
+    hyper = ImageCodec.from_file(HERE / "golden-hyperprior.safetensors", "golden-hyperprior")
+    t = np.load(HERE / "hyperprior_q3.tokens.npz")
+    h, w = np.asarray(Image.open(HERE / "input.png")).shape[:2]
+    (HERE / "hyperprior_q3.ncd").write_bytes(hyper.compress_tokens(ImageTokens(t["z"], t["y"], 3, h, w)))
+    fsq = TokenImageCodec.from_file(HERE / "golden-fsq.safetensors", "golden-fsq")
+    tok = TokenImage(np.load(HERE / "fsq_q2.tokens.npy"), 2, h, w)
+    (HERE / "fsq_q2_adaptive.ncd").write_bytes(fsq.compress_tokens(tok, "adaptive"))
+    for f in sorted((HERE / "shipped").glob("*.ncd")):
+        name, q = f.stem.rsplit("_q", 1)
+        codec, t = load(name), np.load(f.with_suffix(".tokens.npz"))
+        if isinstance(codec, ImageCodec):
+            f.write_bytes(codec.compress_tokens(ImageTokens(t["z"], t["y"], int(q), h, w)))
+        else:
+            f.write_bytes(codec.compress_tokens(TokenImage(t["tokens"], int(q), h, w), "adaptive"))
+    print("rewrote", len(list((HERE / "shipped").glob("*.ncd"))) + 2, "files")
+
+
 if __name__ == "__main__":
     import sys
 
-    shipped() if sys.argv[1:] == ["--shipped"] else main()
+    {"--shipped": shipped, "--reformat": reformat}.get(" ".join(sys.argv[1:]), main)()
