@@ -332,7 +332,6 @@ class ImageCodec(torch.nn.Module):
         scales, means = self._params(hyper, q, self.y_coder.from_tokens(y_tok, idx, means))
         return self.model.gaussian_conditional.build_indexes(scales).numpy(), means
 
-    @torch.no_grad()
     def encode(self, x: torch.Tensor, quality: int, refine: int = 0) -> ImageTokens:
         """Images ``(B, 3, H, W)`` in [0, 1] → tokens.  The image is padded (edge replication) to a multiple
         of 64 inside; :meth:`decode` crops it back.
@@ -340,6 +339,11 @@ class ImageCodec(torch.nn.Module):
         ``refine > 0`` optimises the latents for that many steps before quantizing them
         (:mod:`ncodec.codecs.image_refine`): slower encoding, fewer bits at the same quality, the same
         decoder.  Images above the tiling threshold are refused with it (memory)."""
+        return self._encode(x, quality, refine)[0]
+
+    @torch.no_grad()
+    def _encode(self, x: torch.Tensor, quality: int, refine: int) -> tuple[ImageTokens, np.ndarray]:
+        """Tokens and the latent's table indexes (which :meth:`compress` codes them with)."""
         q = self._quality(quality)
         x = self._check_image(x)
         refine = int(refine)
@@ -365,7 +369,7 @@ class ImageCodec(torch.nn.Module):
         z_hat = self.z_coder.from_tokens(z_tok, z_idx)
         idx, means = self._tables(self.h_s_int(z_hat), q, y=y)
         y_tok, _ = self.y_coder.to_tokens(y, idx, means)
-        return ImageTokens(z=z_tok, y=y_tok, quality=q, height=int(h), width=int(w))
+        return ImageTokens(z=z_tok, y=y_tok, quality=q, height=int(h), width=int(w)), idx
 
     @torch.no_grad()
     def decode(self, tokens: ImageTokens) -> torch.Tensor:
@@ -391,14 +395,18 @@ class ImageCodec(torch.nn.Module):
         ``channels`` records the layout the decoded file should have (see :mod:`ncodec.codecs.image_io`);
         ``refine`` as in :meth:`encode`.
         """
-        return self.compress_tokens(self.encode(x, quality, refine), channels)
+        return self._write(*self._encode(x, quality, refine), channels)
 
     def compress_tokens(self, t: ImageTokens, channels: int = 3) -> bytes:
         """Tokens (from :meth:`encode`) → a complete .ncd file: the entropy path alone, exact."""
         self._quality(t.quality)
-        z_idx = self.z_coder._indexes(t.z.shape, None)
-        z_hat = self.z_coder.from_tokens(t.z, z_idx)
+        z_hat = self.z_coder.from_tokens(t.z, self.z_coder._indexes(t.z.shape, None))
         y_idx, _ = self._tables(self.h_s_int(z_hat), t.quality, y_tok=t.y)
+        return self._write(t, y_idx, channels)
+
+    def _write(self, t: ImageTokens, y_idx: np.ndarray, channels: int) -> bytes:
+        """Tokens and the latent's table indexes → file bytes."""
+        z_idx = self.z_coder._indexes(t.z.shape, None)
         media = MediaInfo(kind="image", width=t.width, height=t.height, channels=channels, padding=t.padding)
         sections = [
             TokenSection(
