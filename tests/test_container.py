@@ -51,9 +51,30 @@ def _golden_prior(name: str):
     return StaticPrior.from_state_dict(t)
 
 
+def _golden_generate():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("golden_generate", GOLDEN / "generate.py")
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    return gen
+
+
+def _two_section_case() -> tuple[list[TokenSection], dict]:
+    """The two-section golden file's sections and arguments (tests/golden/generate.py)."""
+    toks, priors, kw = _golden_generate().two_section_case()
+    secs = [
+        TokenSection(toks[0], priors[0], quantizer="EntropyBottleneck", chunk_len=1),
+        TokenSection(toks[1], priors[1], quantizer="GaussianConditional", chunk_len=2),
+    ]
+    return secs, kw
+
+
+@pytest.mark.parametrize("version", [FORMAT_VERSION, 1])
 @pytest.mark.parametrize("name", GOLDEN_NAMES)
-def test_golden_decodes_exactly_and_reencodes_identically(name: str) -> None:
-    data = (GOLDEN / f"{name}.ncd").read_bytes()
+def test_golden_decodes_exactly_and_reencodes_identically(name: str, version: int) -> None:
+    """Each golden file (and its version-1 twin) decodes to its tokens and is written back byte for byte."""
+    data = (GOLDEN / ("v1/" if version == 1 else "") / f"{name}.ncd").read_bytes()
     expected = np.load(GOLDEN / f"{name}.tokens.npy", allow_pickle=False)
     prior = _golden_prior(name)
     tokens = decompress(data, prior)
@@ -74,6 +95,7 @@ def test_golden_decodes_exactly_and_reencodes_identically(name: str) -> None:
         chunk_len=h.chunk_len,
         prior_name=h.prior_name,
         extra=h.extra,
+        version=version,
     )
     assert again == data, "format or coding changed: bump FORMAT_VERSION and regenerate tests/golden"
 
@@ -95,10 +117,9 @@ def test_version_1_files_still_decode(name: str) -> None:
         dataclasses.replace(sec, alphabet=()) if ind else sec
         for sec, ind in zip(h1.sections, indexed, strict=True)
     )
-    if name == "two_sections":
-        return  # decoded through a callable prior: test_golden_two_sections_hyperprior_style
-    expected = np.load(GOLDEN / f"{name}.tokens.npy", allow_pickle=False)
-    np.testing.assert_array_equal(decompress(old, _golden_prior(name)), expected)
+    if name == "two_sections":  # decoded through a callable prior; written back as version 1 here
+        secs, kw = _two_section_case()
+        assert compress_sections(secs, **kw, version=1) == old
 
 
 def test_version_2_rejects_listed_indexed_alphabets_and_version_1_empty_ones() -> None:
@@ -116,6 +137,8 @@ def test_version_2_rejects_listed_indexed_alphabets_and_version_1_empty_ones() -
         decompress(bad, prior)
     with pytest.raises(FormatError, match="unsupported format version 3"):
         decompress(_with_crc(data[:8] + (3).to_bytes(2, "little") + data[10:]), prior)
+    with pytest.raises(ValueError, match="writes versions"):
+        compress(np.zeros((1, 1, 2), np.int64), UniformPrior((2,)), version=3)
 
 
 def test_golden_header_fields() -> None:
@@ -131,11 +154,7 @@ def test_golden_header_fields() -> None:
 
 def test_golden_two_sections_hyperprior_style() -> None:
     """z first, then y whose tables are chosen from the decoded z (a callable prior)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("golden_generate", GOLDEN / "generate.py")
-    gen = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(gen)
+    gen = _golden_generate()
     data = (GOLDEN / "two_sections.ncd").read_bytes()
     t = load_file(str(GOLDEN / "two_sections.prior.safetensors"))
     tables = [t["table.0"], t["table.1"]]
@@ -148,11 +167,7 @@ def test_golden_two_sections_hyperprior_style() -> None:
     np.testing.assert_array_equal(y, np.load(GOLDEN / "two_sections.tokens.1.npy", allow_pickle=False))
     h = parse(data).header
     assert [sec.quantizer for sec in h.sections] == ["EntropyBottleneck", "GaussianConditional"]
-    toks, priors, kw = gen.two_section_case()
-    secs = [
-        TokenSection(toks[0], priors[0], quantizer="EntropyBottleneck", chunk_len=1),
-        TokenSection(toks[1], priors[1], quantizer="GaussianConditional", chunk_len=2),
-    ]
+    secs, kw = _two_section_case()
     assert compress_sections(secs, **kw) == data
     with pytest.raises(FormatError, match="use decompress_sections"):
         decompress(data)

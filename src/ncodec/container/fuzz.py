@@ -100,7 +100,10 @@ def make_seeds() -> list[Seed]:
     idx = rng.integers(0, 2, (1, 2, 6, 2))
     x = np.minimum(rng.geometric(0.6, idx.shape) - 1, 1)
     x[0, 0, 0, 0] = 70000
-    add("indexed", x, IndexedTablePrior(tabs, idx, escape=True), True, chunk_len=4, codec="fuzz")
+    ip = IndexedTablePrior(tabs, idx, escape=True)
+    add("indexed", x, ip, True, chunk_len=4, codec="fuzz")
+    # The same as format version 1 (which lists the indexed prior's alphabets): still read.
+    add("indexed-v1", x, ip, True, chunk_len=4, codec="fuzz", version=1)
     # Two sections (hyperprior-like): a small "z" with a uniform prior, a "y" with a static prior.
     z = rng.integers(0, 5, (1, 2, 3, 3))
     y = np.minimum(rng.geometric(0.4, (1, 2, 7, 2)) - 1, 7)
@@ -237,7 +240,13 @@ def _reencode(data: bytes, tokens: list[np.ndarray], priors: list[Prior]) -> byt
             p = IndexedTablePrior(p.tables, p.index, escape=bool(sec.prior_params[0]))
         secs.append(TokenSection(x, p, sec.quantizer, sec.token_form, sec.chunk_len, sec.prior_name))
     return compress_sections(
-        secs, codec=h.codec, weights_hash=h.weights_hash, media=h.media, extra=h.extra, verify=False
+        secs,
+        codec=h.codec,
+        weights_hash=h.weights_hash,
+        media=h.media,
+        extra=h.extra,
+        verify=False,
+        version=h.version,
     )
 
 

@@ -596,21 +596,29 @@ def compress(
     prior_name: str = "",
     extra: Sequence[tuple[str, str]] = (),
     verify: bool = True,
+    version: int = FORMAT_VERSION,
 ) -> bytes:
     """Entropy-code ``tokens`` ``(B, S, *spatial)`` with ``prior`` into a complete .ncd file (bytes).
 
     Long token arrays are split along their first spatial axis into independent chunks of ``chunk_len``
     (default: one chunk).  With ``verify=True`` (default) the bytes are parsed and decoded again and the
     call raises :class:`~ncodec.FormatError` instead of returning a file that does not decode to exactly
-    ``tokens`` (this is what protects against a prior whose tables are not reproducible).
+    ``tokens`` (this is what protects against a prior whose tables are not reproducible).  ``version=1``
+    writes the previous format version, for readers of older ncodec releases.
     """
     sec = TokenSection(tokens, prior, quantizer, token_form, chunk_len, prior_name)
     return compress_sections(
-        [sec], codec=codec, weights_hash=weights_hash, media=media, extra=extra, verify=verify
+        [sec],
+        codec=codec,
+        weights_hash=weights_hash,
+        media=media,
+        extra=extra,
+        verify=verify,
+        version=version,
     )
 
 
-def _section_header(sec: TokenSection, x: np.ndarray) -> Section:
+def _section_header(sec: TokenSection, x: np.ndarray, version: int = FORMAT_VERSION) -> Section:
     if sec.token_form not in (0, 1):
         raise ValueError("token_form is 0 (packed indices) or 1 (per-dimension symbols)")
     chunk_len = sec.chunk_len
@@ -626,7 +634,7 @@ def _section_header(sec: TokenSection, x: np.ndarray) -> Section:
     return Section(
         quantizer=sec.quantizer,
         token_form=sec.token_form,
-        alphabet=() if p.kind == PriorKind.INDEXED else tuple(int(k) for k in p.alphabet),
+        alphabet=() if p.kind == PriorKind.INDEXED and version >= 2 else tuple(int(k) for k in p.alphabet),
         shape=tuple(int(d) for d in x.shape),
         chunk_len=chunk_len,
         prior_kind=p.kind,
@@ -644,13 +652,16 @@ def compress_sections(
     media: MediaInfo | None = None,
     extra: Sequence[tuple[str, str]] = (),
     verify: bool = True,
+    version: int = FORMAT_VERSION,
 ) -> bytes:
     """Write several token arrays (e.g. a hyperprior codec's ``z`` and ``y``) into one .ncd file.
 
     Sections are coded independently, in order, each in its own chunks; a decoder may pick the prior of a
-    later section from the tokens of earlier ones (:func:`decompress_sections`).  ``verify`` as in
-    :func:`compress`.
+    later section from the tokens of earlier ones (:func:`decompress_sections`).  ``verify`` and
+    ``version`` as in :func:`compress`.
     """
+    if version not in READ_VERSIONS:
+        raise ValueError(f"format version {version}: ncodec writes versions {READ_VERSIONS}")
     media = media or MediaInfo()
     if media.kind not in MEDIA_KINDS:
         raise ValueError(f"unknown media kind {media.kind!r}; one of {MEDIA_KINDS}")
@@ -663,8 +674,9 @@ def compress_sections(
         codec=codec,
         weights_hash=bytes(weights_hash),
         media=media,
-        sections=tuple(_section_header(sec, x) for sec, x in zip(sections, xs, strict=True)),
+        sections=tuple(_section_header(sec, x, version) for sec, x in zip(sections, xs, strict=True)),
         extra=tuple((str(k), str(v)) for k, v in extra),
+        version=version,
     )
     _validate_header(header, ShapeError)
     if header.n_chunks > 1 << 24:
@@ -674,7 +686,7 @@ def compress_sections(
         raise ValueError(f"header of {len(body)} bytes exceeds {MAX_HEADER}")
     w = Writer()
     w.raw(MAGIC)
-    w.u16(FORMAT_VERSION)
+    w.u16(version)
     w.u16(0)
     w.u32(len(body))
     w.raw(body)
