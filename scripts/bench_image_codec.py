@@ -2,7 +2,7 @@
 """Encode and decode time of a 768x512 image on this machine: ncodec's image models next to compressai's
 bmshj2018-hyperprior, in the same run, on the same images and threads.
 
-    python scripts/bench_image_codec.py --model image-hyperprior-v4 --baseline runs/baseline-weights \\
+    python scripts/bench_image_codec.py --model image-hyperprior-v5 --baseline runs/baseline-weights \\
         --out docs/results/bench_image_codec.json
 
 Each codec compresses to its complete file and decompresses it, ``--repeat`` times per image (the

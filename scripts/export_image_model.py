@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Export a training checkpoint (``runs/…/last.pt``) as an ncodec weights file (safetensors).
 
-    python scripts/export_image_model.py runs/hyper/last.pt image-hyperprior-v4.safetensors \\
+    python scripts/export_image_model.py runs/hyper/last.pt image-hyperprior-v5.safetensors \\
         --card '{"summary": "mean-scale hyperprior, 6 qualities", "training": "..."}'
 
 - ``hyperprior``: the weights, the float32 gain tables, the configuration and the optional card; load it

@@ -29,7 +29,7 @@ def available_models() -> dict[str, Path]:
 
 
 #: The model ``ncodec encode`` and ``ncodec demo`` use when none is named (the best shipped one).
-DEFAULT_MODEL = "image-hyperprior-v4"
+DEFAULT_MODEL = "image-hyperprior-v5"
 
 
 def default_model() -> str | None:
