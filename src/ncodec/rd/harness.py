@@ -326,10 +326,12 @@ def plot(path: Path, curve: dict[str, list[dict[str, Any]]], media: str, title: 
     }
     fig, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 4.2), squeeze=False)
     for ax, m in zip(axes[0], metrics, strict=True):
-        for codec, pts in curve.items():
+        for i, (codec, pts) in enumerate(curve.items()):
             xs = [p[rk] for p in pts if math.isfinite(p.get(m, math.nan))]
             ys = [p[m] for p in pts if math.isfinite(p.get(m, math.nan))]
-            ax.plot(xs, ys, marker="o", ms=3, label=codec)
+            # 10 colours, then the same colours with another line style and marker (no two curves alike)
+            style = (("-", "o"), ("--", "s"), (":", "^"))[i // 10 % 3]
+            ax.plot(xs, ys, style[0], marker=style[1], ms=3, color=f"C{i % 10}", label=codec)
         ax.set_xlabel("bits per pixel" if rk == "bpp" else "kbit/s")
         ax.set_ylabel(labels.get(m, m))
         if rk == "kbps":
