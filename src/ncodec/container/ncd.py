@@ -264,7 +264,7 @@ def _write_header(h: NcdHeader) -> bytes:
     return w.getvalue()
 
 
-def _read_section(r: Reader, i: int, version: int) -> Section:
+def _read_section(r: Reader, i: int) -> Section:
     quantizer = r.string(f"section {i} quantizer name")
     token_form = r.u8(f"section {i} token form")
     if token_form > 1:
@@ -283,10 +283,6 @@ def _read_section(r: Reader, i: int, version: int) -> Section:
     prior_digest = r.take(32, f"section {i} prior digest")
     n_params = r.varint(f"section {i} prior parameter count", MAX_PARAMS)
     params = tuple(r.varint(f"section {i} prior parameter") for _ in range(n_params))
-    if version >= 2 and prior_kind == PriorKind.INDEXED and alphabet:
-        raise FormatError(f"section {i}: an indexed prior's alphabets come from its tables, not the header")
-    if version == 1 and not alphabet:
-        raise FormatError(f"empty alphabet list (section {i})")
     return Section(
         quantizer, token_form, alphabet, shape, chunk_len, prior_kind, prior_name, prior_digest, params
     )
@@ -308,7 +304,7 @@ def _read_header(r: Reader, version: int = FORMAT_VERSION) -> NcdHeader:
     n_sections = r.varint("section count", MAX_SECTIONS)
     if n_sections < 1:
         raise FormatError("a file needs at least one token section")
-    sections = tuple(_read_section(r, i, version) for i in range(n_sections))
+    sections = tuple(_read_section(r, i) for i in range(n_sections))
     n_extra = r.varint("metadata entry count", MAX_EXTRA)
     extra = tuple((r.string("metadata key"), r.string("metadata value", 4096)) for _ in range(n_extra))
     h = NcdHeader(codec, weights_hash, media, sections, extra, version)
@@ -325,10 +321,10 @@ def _validate_header(h: NcdHeader, err: type[Exception]) -> None:
     if len(h.weights_hash) != 32:
         raise err("hashes must be 32 bytes")
     for i, sec in enumerate(h.sections):
-        _validate_section(sec, err, f" (section {i})" if len(h.sections) > 1 else "")
+        _validate_section(sec, err, f" (section {i})" if len(h.sections) > 1 else "", h.version)
 
 
-def _validate_section(h: Section, err: type[Exception], where: str) -> None:
+def _validate_section(h: Section, err: type[Exception], where: str, version: int) -> None:
     if len(h.shape) < 2:
         raise err(f"token shape {h.shape} needs at least (B, S){where}")
     if len(h.shape) > MAX_RANK + 2:
@@ -339,8 +335,12 @@ def _validate_section(h: Section, err: type[Exception], where: str) -> None:
         raise err(
             f"token shape {h.shape} has {h.shape[1]} streams but {len(h.alphabet)} alphabet sizes{where}"
         )
-    if not h.alphabet and h.prior_kind != PriorKind.INDEXED:
+    # Version 2 lists no alphabets for the indexed prior (its tables, named by the digest, give them).
+    listed = h.prior_kind != PriorKind.INDEXED or version == 1
+    if listed and not h.alphabet:
         raise err(f"empty alphabet list{where}")
+    if not listed and h.alphabet:
+        raise err(f"an indexed prior's alphabets come from its tables, not the header{where}")
     if h.chunk_len < 1:
         raise err(f"chunk length must be at least 1{where}")
     per_chunk = (
