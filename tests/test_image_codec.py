@@ -116,9 +116,9 @@ def test_checkerboard_context_codes_the_rest_from_the_anchors(codec: ImageCodec)
         return
     x = _photo_crop(128, 128)
     t = codec.encode(x, 3)
-    z_hat = codec.z_coder.from_tokens(t.z, codec.z_coder._indexes(t.z.shape, None))
-    hyper_idx, _ = codec._tables(codec.h_s_int(z_hat), 3)
-    ctx_idx, _ = codec._tables(codec.h_s_int(z_hat), 3, y_tok=t.y)
+    hyper = codec._hyper(t.z)
+    hyper_idx, _ = codec._tables(hyper, 3)
+    ctx_idx, _ = codec._tables(hyper, 3, y_tok=t.y)
     a_h, r_h = checkerboard_split(hyper_idx)
     a_c, r_c = checkerboard_split(ctx_idx)
     assert np.array_equal(a_h, a_c)  # anchors: the hyperprior's tables
@@ -126,7 +126,7 @@ def test_checkerboard_context_codes_the_rest_from_the_anchors(codec: ImageCodec)
     # a changed anchor changes the rest's tables: the decoder must have the anchors first
     t2 = t.y.copy()
     t2[0, :, 0, 0] += 3
-    assert not np.array_equal(checkerboard_split(codec._tables(codec.h_s_int(z_hat), 3, y_tok=t2)[0])[1], r_c)
+    assert not np.array_equal(checkerboard_split(codec._tables(hyper, 3, y_tok=t2)[0])[1], r_c)
 
 
 def test_context_model_initialised_from_a_plain_one_starts_as_it(codec: ImageCodec, tmp_path) -> None:

@@ -316,6 +316,10 @@ class ImageCodec(torch.nn.Module):
         g = self.gain_table[q][None, :, None, None]
         return scales * g, means * g
 
+    def _hyper(self, z_tok: np.ndarray) -> torch.Tensor:
+        """The integer hyper-decoder's output (the latent's unscaled parameters) from the ``z`` tokens."""
+        return self.h_s_int(self.z_coder.from_tokens(z_tok, self.z_coder._indexes(z_tok.shape, None)))
+
     def _tables(
         self, hyper: torch.Tensor, q: int, y_tok: np.ndarray | None = None, y: torch.Tensor | None = None
     ) -> tuple[np.ndarray, torch.Tensor]:
@@ -365,9 +369,8 @@ class ImageCodec(torch.nn.Module):
         if refine:
             ig = self.inv_gain_table[q][None, :, None, None]
             y, z = refine_latents(self.model, xp, y, z, q, g, ig, refine, valid=(int(h), int(w)))
-        z_tok, z_idx = self.z_coder.to_tokens(z)
-        z_hat = self.z_coder.from_tokens(z_tok, z_idx)
-        idx, means = self._tables(self.h_s_int(z_hat), q, y=y)
+        z_tok, _ = self.z_coder.to_tokens(z)
+        idx, means = self._tables(self._hyper(z_tok), q, y=y)
         y_tok, _ = self.y_coder.to_tokens(y, idx, means)
         return ImageTokens(z=z_tok, y=y_tok, quality=q, height=int(h), width=int(w)), idx
 
@@ -375,12 +378,11 @@ class ImageCodec(torch.nn.Module):
     def decode(self, tokens: ImageTokens) -> torch.Tensor:
         """Tokens → images ``(B, 3, H, W)`` in [0, 1]."""
         q = self._quality(tokens.quality)
-        z_idx = self.z_coder._indexes(tokens.z.shape, None)
-        z_hat = self.z_coder.from_tokens(tokens.z, z_idx)
-        shape = (z_hat.shape[0], self.model.cfg.m, z_hat.shape[2] * 4, z_hat.shape[3] * 4)
+        hyper = self._hyper(tokens.z)
+        shape = (hyper.shape[0], self.model.cfg.m, *hyper.shape[2:])
         if tuple(tokens.y.shape) != shape:
             raise ShapeError(f"y tokens {tokens.y.shape} do not match the hyper-latent ({shape})")
-        return self._reconstruct(tokens, q, *self._tables(self.h_s_int(z_hat), q, y_tok=tokens.y))
+        return self._reconstruct(tokens, q, *self._tables(hyper, q, y_tok=tokens.y))
 
     def _reconstruct(self, tokens: ImageTokens, q: int, idx: np.ndarray, means: torch.Tensor) -> torch.Tensor:
         """Tokens and their tables (from :meth:`_tables`) → images."""
@@ -400,8 +402,7 @@ class ImageCodec(torch.nn.Module):
     def compress_tokens(self, t: ImageTokens, channels: int = 3) -> bytes:
         """Tokens (from :meth:`encode`) → a complete .ncd file: the entropy path alone, exact."""
         self._quality(t.quality)
-        z_hat = self.z_coder.from_tokens(t.z, self.z_coder._indexes(t.z.shape, None))
-        y_idx, _ = self._tables(self.h_s_int(z_hat), t.quality, y_tok=t.y)
+        y_idx, _ = self._tables(self._hyper(t.z), t.quality, y_tok=t.y)
         return self._write(t, y_idx, channels)
 
     def _write(self, t: ImageTokens, y_idx: np.ndarray, channels: int) -> bytes:
@@ -460,8 +461,7 @@ class ImageCodec(torch.nn.Module):
 
         def y_prior(decoded: list[np.ndarray]):
             if len(decoded) == 1:  # y, or a context model's anchors
-                z_hat = self.z_coder.from_tokens(decoded[0], z_idx)
-                state["hyper"] = hyper = self.h_s_int(z_hat)
+                state["hyper"] = hyper = self._hyper(decoded[0])
                 state["tables"] = idx, _ = self._tables(hyper, q)
                 return self.y_coder.prior(checkerboard_split(idx)[0] if self.context else idx)
             hyper = state["hyper"]
