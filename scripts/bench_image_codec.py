@@ -47,7 +47,7 @@ def _images(limit: int) -> tuple[str, list[torch.Tensor]]:
         return f"eval manifest, {len(xs)} photos at 768x512", xs
     from PIL import Image
 
-    from ncodec.quantizers.commands import sample_photo
+    from ncodec.io import sample_photo
 
     img = Image.open(sample_photo()).convert("RGB").resize((768, 512), Image.Resampling.LANCZOS)
     x = torch.from_numpy(np.array(img)).permute(2, 0, 1)[None].float() / 255
@@ -71,7 +71,7 @@ def _peak_mb() -> float:
 
 def _large_child(kind: str, name: str, size: str, q: int, path: str) -> None:
     """One step of ``--large`` in this (fresh) process; prints a JSON line."""
-    from ncodec.codecs.baseline import CompressaiLadder
+    from ncodec.codecs.image.baseline import CompressaiLadder
     from ncodec.codecs.registry import load
 
     codec = CompressaiLadder.from_folder(name) if Path(name).is_dir() else load(name)
@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.threads:
         torch.set_num_threads(args.threads)
-    from ncodec.codecs.baseline import CompressaiLadder
+    from ncodec.codecs.image.baseline import CompressaiLadder
     from ncodec.codecs.registry import available_models, load
 
     source, xs = _images(args.images)
@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         label = f"compressai {ladder.name} (q{q})"
         trained = True
     else:
-        from ncodec.codecs.image_models import CompressaiHyperprior, ImageModelConfig
+        from ncodec.codecs.image.models import CompressaiHyperprior, ImageModelConfig
 
         m = CompressaiHyperprior(ImageModelConfig(bottleneck="bmshj2018-hyperprior", n=128, m=192)).eval()
         m.net.update(force=True)

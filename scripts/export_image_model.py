@@ -21,11 +21,12 @@ from pathlib import Path
 
 import torch
 
-from ncodec.codecs.image import ImageCodec
-from ncodec.codecs.image_models import ImageModelConfig, build_model
-from ncodec.codecs.image_tokens import TokenImageCodec
-from ncodec.codecs.image_train import CropPool, export_weights
-from ncodec.codecs.registry import rd_summary
+from ncodec.codecs.cards import training_card
+from ncodec.codecs.image.codec import ImageCodec
+from ncodec.codecs.image.models import ImageModelConfig, build_model
+from ncodec.codecs.image.tokens import TokenImageCodec
+from ncodec.codecs.image.train import CropPool, export_weights
+from ncodec.rd.cards import rd_summary
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,15 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     card = json.loads(Path(args.card_file).read_text()) if args.card_file else {}
     card.update(json.loads(args.card) if args.card else {})
     name = args.name or Path(args.output).stem
-    tc = state["config"]
-    card.setdefault("training_steps", int(state["step"]))
-    card.setdefault(
-        "training_recipe",
-        {k: tc[k] for k in ("batch", "crop", "lr", "aux_lr", "lr_drop_at", "clip", "seed") if k in tc}
-        | {"images": len(tc.get("images", []))},
-    )
-    card.setdefault("parameters", sum(p.numel() for p in model.parameters()))
-    card.setdefault("model", {k: v for k, v in cfg.to_dict().items() if k != "extra"})
+    card = training_card(card, state, model, cfg.to_dict())
     if args.rd:
         card["rd_eval"] = rd_summary(json.loads(Path(args.rd).read_text()), args.rd_codec or name)
     if cfg.bottleneck == "hyperprior":

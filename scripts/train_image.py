@@ -14,8 +14,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ncodec.codecs.image_models import ImageModelConfig
-from ncodec.codecs.image_train import TrainConfig, export_weights, train
+from ncodec.codecs.image.models import ImageModelConfig
+from ncodec.codecs.image.train import TrainConfig, export_weights, train
 from ncodec.datasets.manifest import manifest_paths
 
 

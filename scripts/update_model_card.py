@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
-from safetensors import safe_open
-from safetensors.torch import load_file, save_file
-
-from ncodec.codecs.registry import load, rd_summary
+from ncodec.codecs.registry import load
+from ncodec.codecs.weights import raw_metadata, rewrite_card
+from ncodec.rd.cards import rd_summary
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,8 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--card-file", help="JSON object merged into the card")
     args = ap.parse_args(argv)
     path = Path(args.weights)
-    with safe_open(str(path), "pt") as f:
-        meta = dict(f.metadata() or {})
+    meta = raw_metadata(path)
     card = json.loads(meta.get("card", "{}"))
     if args.card_file:
         card.update(json.loads(Path(args.card_file).read_text()))
@@ -40,13 +39,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.rd:
         card["rd_eval"] = rd_summary(json.loads(Path(args.rd).read_text()), args.rd_codec or name)
     digest = load(str(path)).digest
-    meta["card"] = json.dumps(card)
-    tmp = path.with_name(path.stem + ".tmp.safetensors")
-    save_file(load_file(str(path)), str(tmp), metadata=meta)
-    if load(str(tmp)).digest != digest:
-        tmp.unlink()
-        raise SystemExit(f"{path}: rewriting changed the weights digest; left unchanged")
-    os.replace(tmp, path)
+    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:  # rewrite a copy, check it, then replace
+        copy = Path(tmp) / path.name
+        shutil.copyfile(path, copy)
+        rewrite_card(copy, card)
+        if load(str(copy)).digest != digest:
+            raise SystemExit(f"{path}: rewriting changed the weights digest; left unchanged")
+        copy.replace(path)
     print(f"updated the card of {path} ({name})")
     return 0
 

@@ -12,9 +12,9 @@ import pytest
 import torch
 
 from conftest import skimage_photos as _photos
-from ncodec.codecs.baseline import CompressaiLadder, load_baseline
-from ncodec.codecs.image_models import ImageModelConfig
-from ncodec.codecs.image_train import TrainConfig, train
+from ncodec.codecs.image.baseline import CompressaiLadder, load_baseline
+from ncodec.codecs.image.models import ImageModelConfig
+from ncodec.codecs.image.train import TrainConfig, train
 from ncodec.errors import FormatError, NcodecError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,7 +54,7 @@ def ladder_dir(tmp_path_factory) -> Path:
 def _image() -> torch.Tensor:
     from PIL import Image
 
-    from ncodec.quantizers.commands import sample_photo
+    from ncodec.io import sample_photo
 
     img = np.array(Image.open(sample_photo()).convert("RGB"))[:100, :150]  # not a multiple of 64
     return torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255
@@ -123,7 +123,7 @@ def test_bench_rd_runs_a_baseline_folder(ladder_dir: Path, tmp_path: Path) -> No
     from PIL import Image
 
     from ncodec.cli import main
-    from ncodec.quantizers.commands import sample_photo
+    from ncodec.io import sample_photo
 
     img = tmp_path / "in" / "photo.png"
     img.parent.mkdir()

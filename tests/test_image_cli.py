@@ -10,10 +10,10 @@ import torch
 from PIL import Image
 
 from ncodec.cli import main
-from ncodec.codecs.image import ImageCodec
-from ncodec.codecs.image_models import ImageModelConfig
-from ncodec.codecs.image_train import TrainConfig, train
-from ncodec.quantizers.commands import sample_photo
+from ncodec.codecs.image.codec import ImageCodec
+from ncodec.codecs.image.models import ImageModelConfig
+from ncodec.codecs.image.train import TrainConfig, train
+from ncodec.io import sample_photo
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from conftest import skimage_photos as _photos
-from ncodec.codecs.image import ImageCodec
-from ncodec.codecs.image_models import ImageModelConfig
-from ncodec.codecs.image_train import CropPool, TrainConfig, train
+from ncodec.codecs.image.codec import ImageCodec
+from ncodec.codecs.image.models import ImageModelConfig
+from ncodec.codecs.image.train import CropPool, TrainConfig, train
 from ncodec.errors import FormatError, ShapeError
 
 
@@ -77,7 +77,7 @@ def test_bad_files_and_inputs(codec: ImageCodec) -> None:
 
 
 def test_tiled_transforms_match_whole_image(codec: ImageCodec, monkeypatch) -> None:
-    import ncodec.codecs.image as image_mod
+    import ncodec.codecs.image.codec as image_mod
 
     x = CropPool(_photos()[:1], 256, scales=(1,)).batch(1, torch.Generator().manual_seed(3))[0, :, :200, :250]
     whole = codec.encode(x, 2)
@@ -92,7 +92,7 @@ def test_tiled_transforms_match_whole_image(codec: ImageCodec, monkeypatch) -> N
 
 
 def test_files_are_split_into_independent_chunks(codec: ImageCodec, monkeypatch) -> None:
-    import ncodec.codecs.image as image_mod
+    import ncodec.codecs.image.codec as image_mod
     from ncodec.container import parse
 
     monkeypatch.setattr(image_mod, "CHUNK_TOKENS", 200)
@@ -106,7 +106,7 @@ def test_files_are_split_into_independent_chunks(codec: ImageCodec, monkeypatch)
 
 
 def test_checkerboard_context_codes_the_rest_from_the_anchors(codec: ImageCodec) -> None:
-    from ncodec.codecs.image import checkerboard_merge, checkerboard_split
+    from ncodec.codecs.image.codec import checkerboard_merge, checkerboard_split
 
     a = np.arange(2 * 3 * 4 * 6).reshape(2, 3, 4, 6)
     anchors, rest = checkerboard_split(a)
@@ -130,8 +130,8 @@ def test_checkerboard_context_codes_the_rest_from_the_anchors(codec: ImageCodec)
 
 
 def test_context_model_initialised_from_a_plain_one_starts_as_it(codec: ImageCodec, tmp_path) -> None:
-    from ncodec.codecs.image_models import build_model
-    from ncodec.codecs.image_train import init_weights
+    from ncodec.codecs.image.models import build_model
+    from ncodec.codecs.image.train import init_weights
 
     if codec.context:
         return
@@ -155,7 +155,7 @@ def test_weights_files_carry_the_integer_tables(codec: ImageCodec, tmp_path, mon
     from compressai.entropy_models import EntropyBottleneck, GaussianConditional
     from safetensors.torch import load_file, save_file
 
-    from ncodec.codecs.image import TABLE_KEYS
+    from ncodec.codecs.image.codec import TABLE_KEYS
     from ncodec.errors import NcodecError
 
     path = tmp_path / "m.safetensors"

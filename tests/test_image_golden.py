@@ -14,8 +14,8 @@ import pytest
 import torch
 from PIL import Image
 
-from ncodec.codecs.image import ImageCodec, ImageTokens
-from ncodec.codecs.image_tokens import TokenImage, TokenImageCodec
+from ncodec.codecs.image.codec import ImageCodec, ImageTokens
+from ncodec.codecs.image.tokens import TokenImage, TokenImageCodec
 from ncodec.codecs.registry import available_models, load, model_card
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "image"

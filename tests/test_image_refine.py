@@ -12,7 +12,7 @@ from PIL import Image
 
 from conftest import skimage_photos as _photos
 from ncodec.cli import main
-from ncodec.codecs.image_train import CropPool
+from ncodec.codecs.image.train import CropPool
 from ncodec.codecs.registry import load
 from ncodec.errors import MediaError, NcodecError
 from ncodec.rd.codecs import get_codec

@@ -10,9 +10,9 @@ import torch
 
 import ncodec
 from conftest import skimage_photos as _photos
-from ncodec.codecs.image_models import ImageModelConfig
-from ncodec.codecs.image_tokens import TokenImageCodec
-from ncodec.codecs.image_train import CropPool, TrainConfig, train
+from ncodec.codecs.image.models import ImageModelConfig
+from ncodec.codecs.image.tokens import TokenImageCodec
+from ncodec.codecs.image.train import CropPool, TrainConfig, train
 from ncodec.container import compress
 from ncodec.entropy import UniformPrior
 from ncodec.errors import FormatError, ShapeError

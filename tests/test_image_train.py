@@ -11,8 +11,8 @@ import torch
 from safetensors import safe_open
 
 from conftest import skimage_photos as _photos
-from ncodec.codecs.image_models import ImageModelConfig, build_model, rd_loss
-from ncodec.codecs.image_train import TrainConfig, export_weights, train
+from ncodec.codecs.image.models import ImageModelConfig, build_model, rd_loss
+from ncodec.codecs.image.train import TrainConfig, export_weights, train
 
 
 def _cfg(tmp: Path, bottleneck: str, steps: int) -> TrainConfig:
@@ -48,7 +48,7 @@ def test_resume_reproduces_uninterrupted_run(tmp_path: Path) -> None:
 def test_training_lowers_rd_loss_on_real_photos(tmp_path: Path, bottleneck: str) -> None:
     torch.manual_seed(0)
     cfg = _cfg(tmp_path, bottleneck, 30)
-    from ncodec.codecs.image_train import CropPool
+    from ncodec.codecs.image.train import CropPool
 
     x = CropPool(_photos(), 64).batch(4, torch.Generator().manual_seed(1))
     model = build_model(cfg.model).eval()

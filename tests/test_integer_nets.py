@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from ncodec.codecs.image_nets import hyper_synthesis
+from ncodec.codecs.image.nets import hyper_synthesis
 from ncodec.codecs.integer_nets import IntegerConvNet
 
 

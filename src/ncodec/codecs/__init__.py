@@ -1,2 +1,16 @@
-"""Codecs: image (and later audio and video) encoder/decoder networks, their training, and the
-integer networks that keep the entropy-coding path bit-exact across machines."""
+"""Codecs: the shared core every medium builds on, and one subpackage per medium.
+
+Core (medium-independent): ``base`` (the :class:`Codec` contract), ``registry`` (names → weights,
+dispatch on the configuration's media and bottleneck, medium registration), ``weights`` (safetensors
+io and the weights digest), ``header`` (``.ncd`` header checks), ``cards`` (model cards),
+``integer_nets`` (bit-exact 1-D/2-D/3-D convolution nets for the entropy path), ``layers`` (gain
+units), ``tiling`` (tiles and chunks), ``tokens`` (the token-model codec with integer priors),
+``train`` (the resumable, ``torchrun``-ready trainer) and ``commands`` (``ncodec encode/decode/demo/
+models``).  Media: ``image`` (today); audio and video register the same way.
+"""
+
+from ncodec.codecs import image  # noqa: F401  (registers the image medium; networks load lazily)
+from ncodec.codecs.base import Codec
+from ncodec.codecs.registry import load
+
+__all__ = ["Codec", "load"]

@@ -21,9 +21,21 @@ from ncodec.errors import ShapeError
 
 _EXACT = float(1 << 53)
 
+#: The convolutions it runs exactly, with their spatial rank and functional form.
+_CONVS = {
+    nn.Conv1d: (1, F.conv1d, False),
+    nn.Conv2d: (2, F.conv2d, False),
+    nn.Conv3d: (3, F.conv3d, False),
+    nn.ConvTranspose1d: (1, F.conv_transpose1d, True),
+    nn.ConvTranspose2d: (2, F.conv_transpose2d, True),
+    nn.ConvTranspose3d: (3, F.conv_transpose3d, True),
+}
+
 
 class IntegerConvNet(nn.Module):
-    """Fixed-point, bit-exact version of a ``nn.Sequential`` of Conv2d / ConvTranspose2d / (Leaky)ReLU.
+    """Fixed-point, bit-exact version of a ``nn.Sequential`` of convolutions (``Conv1d/2d/3d`` and their
+    transposes, all of one spatial rank) and (Leaky)ReLU: the hyper-decoder of an image codec, or an
+    entropy-parameter network over audio frames or video latents.
 
     Args:
         net: the trained float network.
@@ -46,29 +58,38 @@ class IntegerConvNet(nn.Module):
         self.act_bits = int(act_bits)
         self.max_abs_act_fixed = float(max_abs_act) * (1 << self.act_bits)
         self.ops: list[tuple[str, dict]] = []
+        self.dims = 0  # spatial rank of the convolutions (input is (B, C, *spatial))
         scale_w = float(1 << self.weight_bits)
         for i, layer in enumerate(net):
-            if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d)):
+            if type(layer) in _CONVS:
+                dims, fn, transposed = _CONVS[type(layer)]
+                if layer.padding_mode != "zeros":
+                    raise TypeError(
+                        f"layer {i}: padding mode {layer.padding_mode!r} (pad explicitly instead)"
+                    )
+                if self.dims and dims != self.dims:
+                    raise TypeError(f"layer {i}: {dims}-D convolution in a {self.dims}-D network")
+                self.dims = dims
                 w = torch.round(layer.weight.detach().double() * scale_w)
                 bias = layer.bias.detach().double() if layer.bias is not None else torch.zeros(w.shape[0])
                 # bias at the scale of the accumulator: 2**(act_bits + weight_bits)
                 b = torch.round(bias * scale_w * (1 << self.act_bits))
                 self.register_buffer(f"w{i}", w)
                 self.register_buffer(f"b{i}", b)
-                fan_in = w[0].numel() if isinstance(layer, nn.Conv2d) else w[:, 0].numel()
+                fan_in = w[:, 0].numel() if transposed else w[0].numel()
                 bound = fan_in * float(w.abs().max()) * self.max_abs_act_fixed + float(b.abs().max())
                 if bound >= _EXACT:
                     raise ValueError(
                         f"layer {i}: partial sums may reach {bound:.3g} >= 2^53; lower weight_bits, act_bits "
                         "or max_abs_act"
                     )
-                kind = "conv" if isinstance(layer, nn.Conv2d) else "deconv"
+                kind = "deconv" if transposed else "conv"
                 args = {"stride": layer.stride, "padding": layer.padding, "dilation": layer.dilation}
-                if kind == "deconv":
+                if transposed:
                     args["output_padding"] = layer.output_padding
                 if layer.groups != 1:
                     args["groups"] = layer.groups
-                self.ops.append((kind, {"i": i, **args}))
+                self.ops.append((kind, {"i": i, "fn": fn, **args}))
             elif isinstance(layer, nn.LeakyReLU):
                 self.ops.append(("leaky", {"num": round(layer.negative_slope * (1 << 16)), "shift": 16}))
             elif isinstance(layer, nn.ReLU):
@@ -83,8 +104,8 @@ class IntegerConvNet(nn.Module):
         The input is first rounded to the activation grid, so inputs that agree to ``2**-act_bits``
         (such as integer hyper-latents) give identical outputs everywhere.
         """
-        if x.dim() != 4:
-            raise ShapeError(f"expected (B, C, H, W), got {tuple(x.shape)}")
+        if x.dim() != self.dims + 2:
+            raise ShapeError(f"expected (B, C) and {self.dims} spatial axes, got {tuple(x.shape)}")
         device = x.device
         a = torch.round(x.detach().to("cpu", torch.float64) * (1 << self.act_bits))
         shift = float(1 << self.weight_bits)
@@ -93,9 +114,8 @@ class IntegerConvNet(nn.Module):
                 if float(a.abs().max()) > self.max_abs_act_fixed:
                     raise ValueError("activation outside the exact range of IntegerConvNet (max_abs_act)")
                 w, b = getattr(self, f"w{p['i']}"), getattr(self, f"b{p['i']}")
-                kw = {k: v for k, v in p.items() if k != "i"}
-                fn = F.conv2d if kind == "conv" else F.conv_transpose2d
-                acc = fn(a, w, b, **kw)
+                kw = {k: v for k, v in p.items() if k not in ("i", "fn")}
+                acc = p["fn"](a, w, b, **kw)
                 a = torch.floor((acc + shift / 2) / shift)  # round to act_bits: exact power-of-two division
             elif kind == "leaky":
                 neg = torch.floor(a * p["num"] / float(1 << p["shift"]))

@@ -1,109 +1,137 @@
-"""The model registry: names → shipped weights (safetensors inside the package), or a weights file.
+"""The model registry: names → shipped weights (safetensors inside the package) or a weights file, and
+the codec class each weights file needs.
 
-``load("image-…")`` returns a ready :class:`~ncodec.codecs.image.ImageCodec`; ``load("path.safetensors")``
-loads weights exported by ``scripts/train_image.py --export``.  Each weights file carries its model
-configuration (and, for shipped models, its card) in the safetensors metadata.
+A weights file's configuration (safetensors metadata) names its ``media`` (files without the field are
+images) and its ``bottleneck``; codec classes register for those with :func:`register_codec`, and a
+medium registers itself with :func:`register_media` (the modules that define its codecs, its default
+model and its command-line handler).  The registry imports no medium: a medium's package registers on
+import (``ncodec.codecs`` imports each medium's light ``__init__``), and the modules holding its
+networks are imported only when a codec of that medium is loaded, so ``ncodec info`` stays fast.
 """
 
 from __future__ import annotations
 
-import json
+import importlib
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ncodec.codecs.weights import read_metadata
 from ncodec.errors import NcodecError
+
+#: ``model_card(path)``: the parsed ``config`` and ``card`` of a weights file (kept under its old name).
+model_card = read_metadata
+
+
+@dataclass
+class MediaEntry:
+    """What a medium registered: its codec modules, default model and command-line handler."""
+
+    media: str
+    modules: tuple[str, ...]
+    default_model: str | None = None
+    commands: Any = None
+
+
+_MEDIA: dict[str, MediaEntry] = {}
+_CODECS: dict[tuple[str, str], type] = {}
+
+
+def register_media(
+    media: str, *, modules: tuple[str, ...] = (), default_model: str | None = None, commands: Any = None
+) -> None:
+    """Register a medium: ``modules`` define (and register) its codec classes and are imported before
+    one of its models is loaded; ``commands`` handles ``ncodec encode/decode/demo`` for its files."""
+    _MEDIA[media] = MediaEntry(media, tuple(modules), default_model, commands)
+
+
+def register_codec(media: str, *bottlenecks: str) -> Callable[[type], type]:
+    """Class decorator: the codec class for weights files of ``media`` with these ``bottlenecks``."""
+
+    def deco(cls: type) -> type:
+        for b in bottlenecks:
+            _CODECS[(media, b)] = cls
+        return cls
+
+    return deco
+
+
+def media_entry(media: str) -> MediaEntry | None:
+    return _MEDIA.get(media)
+
+
+def registered_media() -> list[str]:
+    return list(_MEDIA)
+
+
+def config_media(config: dict[str, Any]) -> str:
+    """The medium of a model configuration (``"image"`` when the file predates the field)."""
+    return str(config.get("media", "image"))
+
+
+def codec_class(config: dict[str, Any], path: str | os.PathLike[str]) -> type:
+    """The registered codec class for a weights file's configuration."""
+    media = config_media(config)
+    entry = _MEDIA.get(media)
+    if entry is None:
+        raise NcodecError(f"{path}: no codec for {media!r} models")
+    for module in entry.modules:
+        importlib.import_module(module)  # defines and registers the medium's codec classes
+    bottleneck = config.get("bottleneck")
+    cls = _CODECS.get((media, bottleneck)) if isinstance(bottleneck, str) else None
+    if cls is None:
+        raise NcodecError(f"{path}: no inference codec for bottleneck {bottleneck!r}")
+    return cls
 
 
 def weights_dir() -> Path:
     return Path(str(resources.files("ncodec"))) / "weights"
 
 
-def available_models() -> dict[str, Path]:
-    """Shipped model names and their weight files."""
+def available_models(media: str | None = None) -> dict[str, Path]:
+    """Shipped model names and their weight files (only those of ``media`` when given)."""
     folder = weights_dir()
     if not folder.is_dir():
         return {}
-    return {p.stem: p for p in sorted(folder.glob("*.safetensors"))}
+    models = {p.stem: p for p in sorted(folder.glob("*.safetensors"))}
+    if media is None:
+        return models
+    return {n: p for n, p in models.items() if config_media(read_metadata(p)["config"]) == media}
 
 
-#: The model ``ncodec encode`` and ``ncodec demo`` use when none is named (the best shipped one).
+#: The model ``ncodec encode`` and ``ncodec demo`` use for images when none is named.
 DEFAULT_MODEL = "image-hyperprior-v5"
 
 
-def default_model() -> str | None:
-    """The name of the default model: :data:`DEFAULT_MODEL` if shipped, else the first shipped, else None."""
-    models = available_models()
-    return DEFAULT_MODEL if DEFAULT_MODEL in models else next(iter(models), None)
+def default_model(media: str = "image") -> str | None:
+    """The default model of ``media``: the one its package names if shipped, else its first shipped
+    model, else None."""
+    entry = _MEDIA.get(media)
+    models = available_models(media)
+    preferred = entry.default_model if entry else None
+    return preferred if preferred in models else next(iter(models), None)
 
 
-def model_card(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The metadata of a weights file: ``config`` and (for shipped models) ``card``, parsed."""
-    from safetensors import SafetensorError, safe_open
-
-    try:
-        with safe_open(str(path), "pt") as f:
-            meta = dict(f.metadata() or {})
-    except (OSError, SafetensorError) as exc:
-        raise NcodecError(f"{path}: not a readable safetensors weights file ({exc})") from exc
-    out: dict[str, Any] = {}
-    for key in ("config", "card"):
-        if key in meta:
-            try:
-                out[key] = json.loads(meta[key])
-            except ValueError as exc:
-                raise NcodecError(f"{path}: corrupt {key} metadata") from exc
-    if "config" not in out:
-        raise NcodecError(f"{path}: no model configuration in its metadata")
-    return out
-
-
-def resolve(name_or_path: str) -> tuple[str, Path]:
-    """A model name or weights path → ``(name, path)``; raises NcodecError for unknown names."""
+def resolve(name_or_path: str, allow_path: bool = True) -> tuple[str, Path]:
+    """A model name (or, with ``allow_path``, a weights path) → ``(name, path)``; NcodecError for unknown
+    names.  A file's header names a model: decoders resolve it with ``allow_path=False``."""
     p = Path(name_or_path)
-    if p.suffix == ".safetensors":
+    if p.suffix == ".safetensors" and allow_path:
         if not p.is_file():
             raise NcodecError(f"{p}: no such weights file")
         return p.stem, p
     models = available_models()
     if name_or_path not in models:
         known = ", ".join(models) or "none shipped yet"
-        raise NcodecError(f"unknown model {name_or_path!r} (known: {known}; or pass a .safetensors file)")
+        hint = "; or pass a .safetensors file" if allow_path else "; pass --model WEIGHTS.safetensors"
+        raise NcodecError(f"unknown model {name_or_path!r} (known: {known}{hint})")
     return name_or_path, models[name_or_path]
 
 
-def load(name_or_path: str):
+def load(name_or_path: str, allow_path: bool = True):
     """A ready-to-use codec for a shipped model name or a weights file."""
-    from ncodec.codecs.image import ImageCodec
-    from ncodec.codecs.image_tokens import TokenImageCodec
-
-    name, path = resolve(name_or_path)
-    bottleneck = model_card(path)["config"].get("bottleneck")
-    if bottleneck == "hyperprior":
-        return ImageCodec.from_file(path, name=name)
-    if bottleneck in ("fsq", "rvq", "bsq"):
-        return TokenImageCodec.from_file(path, name=name)
-    raise NcodecError(f"{path}: no inference codec for bottleneck {bottleneck!r}")
-
-
-def rd_summary(doc: dict, codec: str) -> dict:
-    """A model card's ``rd_eval``: the model's points and its BD-rates against every other codec of an
-    ``ncodec bench rd`` JSON document."""
-    from ncodec.rd.harness import bd_table
-
-    if codec not in doc["curves"]:
-        raise NcodecError(f"{codec!r} is not in the RD results (curves: {', '.join(doc['curves'])})")
-    keys = ("point", "bpp", "psnr", "ms_ssim_db", "psnr_y")
-    return {
-        "input": doc["input"],
-        "items": len(doc["items"]),
-        "command": doc.get("command"),
-        "points": [{k: p[k] for k in keys if k in p} for p in doc["curves"][codec]],
-        # BD-rate (%) of the model against every other codec of the run, per metric
-        "bd_rate_percent_vs": {
-            other: bd_table({codec: doc["curves"][codec], other: doc["curves"][other]}, other, "image")[codec]
-            for other in doc["curves"]
-            if other != codec
-        },
-    }
+    name, path = resolve(name_or_path, allow_path)
+    return codec_class(read_metadata(path)["config"], path).from_file(path, name=name)

@@ -10,7 +10,6 @@ that are actually there, never loops without consuming input, and raises only :c
 from __future__ import annotations
 
 import os
-import tempfile
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -32,6 +31,7 @@ from ncodec.entropy.priors import (
 )
 from ncodec.entropy.tables import MAX_ALPHABET
 from ncodec.errors import FormatError, ShapeError
+from ncodec.io.atomic import write_atomic
 
 __all__ = [
     "FORMAT_VERSION",
@@ -858,15 +858,7 @@ def read_file(path: str | os.PathLike) -> bytes:
 
 def write_file(path: str | os.PathLike, data: bytes) -> None:
     """Write atomically: a temporary file in the same folder, then rename (no partial .ncd on failure)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, data, force=True)
 
 
 def header_replace(h: NcdHeader, **kw) -> NcdHeader:

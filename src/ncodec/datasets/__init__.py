@@ -8,9 +8,9 @@ Data folder: ``$NCODEC_DATA`` (default ``~/.cache/ncodec/data``); see ``scripts/
 from ncodec.datasets.audio import AudioExcerpts, AudioSegments, apply_channel_policy, normalize_loudness
 from ncodec.datasets.images import ImageCrops, KodakLikeImages
 from ncodec.datasets.manifest import load_manifest, manifest_paths
-from ncodec.datasets.media import load_audio, load_image, load_video, probe_audio, probe_video
 from ncodec.datasets.sources import SOURCES, data_root, manifest_path
 from ncodec.datasets.video import SyntheticCameraClips, VideoClips
+from ncodec.io.media import load_audio, load_image, load_video, probe_audio, probe_video
 
 __all__ = [
     "SOURCES",

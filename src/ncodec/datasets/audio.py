@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ncodec.datasets.media import load_audio, probe_audio
 from ncodec.errors import MediaError
+from ncodec.io.media import load_audio, probe_audio
 
 
 def _read(path: Path, start_s: float, seconds: float | None) -> tuple[np.ndarray, int]:

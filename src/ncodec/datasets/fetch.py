@@ -31,9 +31,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ncodec.datasets.media import media_kind, probe_audio, probe_video
 from ncodec.datasets.sources import SOURCES, Source, data_root, manifest_path
 from ncodec.errors import MediaError, NcodecError
+from ncodec.io.media import media_kind, probe_audio, probe_video
 
 MANIFEST_VERSION = 1
 

@@ -11,8 +11,8 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from ncodec.datasets.media import load_image
 from ncodec.errors import MediaError
+from ncodec.io.media import load_image
 
 
 def _to_tensor(img: np.ndarray) -> torch.Tensor:
@@ -82,14 +82,32 @@ class ImageCrops(Dataset):
         return _to_tensor(out)
 
 
+def kodak_crop(img: np.ndarray, size: tuple[int, int] = (768, 512)) -> np.ndarray | None:
+    """Downscale (never upscale) to cover ``size`` (W, H; swapped for portrait images), centre-crop.
+
+    Returns ``None`` when the image is smaller than the target.
+    """
+    h, w = img.shape[:2]
+    tw, th = size
+    if h > w:
+        tw, th = th, tw
+    if w < tw or h < th:
+        return None
+    scale = max(tw / w, th / h)
+    if scale < 1.0:
+        nw, nh = max(tw, round(w * scale)), max(th, round(h * scale))
+        img = np.asarray(Image.fromarray(img).resize((nw, nh), Image.Resampling.LANCZOS))
+        h, w = nh, nw
+    top, left = (h - th) // 2, (w - tw) // 2
+    return np.ascontiguousarray(img[top : top + th, left : left + tw])
+
+
 class KodakLikeImages(Dataset):
     """The fixed image evaluation set: each photo downscaled (Lanczos, never upscaled) to cover 768×512
     (512×768 for portrait photos) and centre-cropped; photos smaller than that are left out.
     Items are ``(name, float tensor [3, H, W] in [0, 1])``."""
 
     def __init__(self, paths: Sequence[str | os.PathLike[str]], size: tuple[int, int] = (768, 512)) -> None:
-        from ncodec.rd.inputs import kodak_crop
-
         self.items: list[tuple[str, np.ndarray]] = []
         for p in paths:
             out = kodak_crop(load_image(p), size)

@@ -13,8 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from ncodec.datasets.media import load_image, load_video, probe_video
 from ncodec.errors import MediaError
+from ncodec.io.media import load_image, load_video, probe_video
 
 
 def _to_tensor(frames: np.ndarray) -> torch.Tensor:

@@ -1,11 +1,12 @@
-"""Continuous latents through compressai's entropy models, coded by ncodec's coder into .ncd files.
+"""Continuous latents through compressai's entropy models, coded by ncodec's coder.
 
 compressai's ``EntropyBottleneck`` and ``GaussianConditional`` hold, after ``update()``, integer CDF tables
 (``_quantized_cdf``, 16-bit precision), their lengths and offsets.  :class:`CompressaiAdapter` takes those
 integer tables as they are (frequencies shifted from 16 to 24 bits: an exact change of scale), and codes the
 integer symbols compressai's ``quantize(..., "symbols", means)`` produces with an
 :class:`~ncodec.entropy.IndexedTablePrior`.  Out-of-range values use the table's last symbol as an escape, as
-compressai does, so every integer round-trips.
+compressai does, so every integer round-trips.  The adapter gives tokens and priors; writing them into a
+file is the container's job (``compress(tokens, adapter.prior(idx))``, or a ``TokenSection`` per latent).
 
 Which table codes which element (``indexes``) must be identical in encoder and decoder.  For the
 ``EntropyBottleneck`` it is the channel.  For the ``GaussianConditional`` it comes from the hyper-decoder's
@@ -22,7 +23,7 @@ import torch
 
 from ncodec.entropy.priors import IndexedTablePrior
 from ncodec.entropy.tables import PRECISION, validate_freqs
-from ncodec.errors import FormatError, ShapeError
+from ncodec.errors import ShapeError
 
 __all__ = ["CompressaiAdapter"]
 
@@ -116,43 +117,3 @@ class CompressaiAdapter:
     def prior(self, idx: np.ndarray) -> IndexedTablePrior:
         """The ncodec prior for a given table index array."""
         return IndexedTablePrior(self.tables, idx, escape=True)
-
-    # -------------------------------------------------------------------------------------- container
-
-    def section(
-        self, y: torch.Tensor, indexes: torch.Tensor | None = None, means: torch.Tensor | None = None, **kw
-    ):
-        """A :class:`ncodec.container.TokenSection` for multi-section files (hyperprior ``z`` and ``y``).
-
-        Decode with :func:`ncodec.container.decompress_sections`, passing ``adapter.prior(idx)`` (or a
-        callable building it from the sections decoded before), then :meth:`from_tokens`.
-        """
-        from ncodec.container import TokenSection
-
-        tok, idx = self.to_tokens(y, indexes, means)
-        kw.setdefault("quantizer", type(self.model).__name__)
-        return TokenSection(tok, self.prior(idx), **kw)
-
-    def compress(
-        self, y: torch.Tensor, indexes: torch.Tensor | None = None, means: torch.Tensor | None = None, **kw
-    ) -> bytes:
-        """Latents -> a complete .ncd file (keyword arguments go to :func:`ncodec.container.compress`)."""
-        from ncodec.container import compress
-
-        tok, idx = self.to_tokens(y, indexes, means)
-        kw.setdefault("quantizer", type(self.model).__name__)
-        return compress(tok, self.prior(idx), **kw)
-
-    def decompress(
-        self, data: bytes, indexes: torch.Tensor | None = None, means: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """Inverse of :meth:`compress`; ``indexes``/``means`` as for compressai's ``decompress``."""
-        from ncodec.container import decompress, parse
-
-        shape = parse(data, strict=True).header.shape
-        try:
-            idx = self._indexes(shape, indexes)
-        except ShapeError as exc:
-            raise FormatError(f"file's latent shape {shape} does not fit: {exc}") from exc
-        tok = decompress(data, self.prior(idx))
-        return self.from_tokens(tok, idx, means)

@@ -1,31 +1,30 @@
-"""``ncodec demo``: every quantizer on the bundled sample photo (patches → tokens → patches)."""
+"""``ncodec demo --quantizers``: every quantizer on the bundled sample photo (patches → tokens → patches).
+
+``sample_photo`` is re-exported here from :mod:`ncodec.io` (where it lives) for existing imports.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import time
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ncodec.errors import MediaError
+from ncodec.io import read_image, sample_photo
+from ncodec.metrics.image import psnr
 from ncodec.quantizers import BSQ, FSQ, LFQ, RVQ, VQ, Quantizer
 
 PATCH = 4
 
-
-def sample_photo() -> Path:
-    """Path of the bundled sample photo (a 384x256 RGB PNG; see ``ncodec/data/README.md``)."""
-    return Path(str(resources.files("ncodec") / "data" / "sample.png"))
+__all__ = ["quantizer_demo", "run_demo", "sample_photo"]
 
 
 def load_rgb(path: Path) -> torch.Tensor:
     """An image file → float tensor ``(3, H, W)`` in [0, 1] (the codec's input policy)."""
-    from ncodec.codecs.image_io import read_image
-
     x, _ = read_image(path)
     if x.shape[1] < PATCH or x.shape[2] < PATCH:
         raise MediaError(f"image {path} is smaller than {PATCH}x{PATCH}")
@@ -45,11 +44,6 @@ def from_patches(p: torch.Tensor) -> torch.Tensor:
     c = d // (PATCH * PATCH)
     x = p.reshape(c, PATCH, PATCH, hp, wp).permute(0, 3, 1, 4, 2)
     return x.reshape(c, hp * PATCH, wp * PATCH)
-
-
-def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    mse = float((a.clamp(0, 1) - b).pow(2).mean())
-    return float("inf") if mse == 0 else 10 * np.log10(1.0 / mse)
 
 
 class _Whitened(torch.nn.Module):
@@ -99,7 +93,7 @@ def run_demo(path: Path, steps: int = 8, seed: int = 0) -> list[dict[str, float 
             {
                 "quantizer": name,
                 "bpp_fixed_length": bits / npix,
-                "psnr_db": psnr(rec, ref),
+                "psnr_db": psnr(ref.numpy(), rec.clamp(0, 1).numpy(), data_range=1.0),
                 "usage": stats.get("usage", float("nan")),
                 "perplexity": stats.get("perplexity", float("nan")),
                 "seconds": time.perf_counter() - t0,

@@ -20,12 +20,17 @@ also be named with ``--plugin MODULE``; importing it must call :func:`register_c
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+import torch
 
+from ncodec.codecs.registry import available_models, load
+from ncodec.container import FORMAT_VERSION
 from ncodec.errors import NcodecError
 
 
@@ -129,14 +134,9 @@ class _QualityCodec:
 
 def _ncodec_model(name: str) -> RDCodec | None:
     """ncodec's own image models by shipped name or weights path (``--codec path/model.safetensors``)."""
-    from pathlib import Path
-
-    from ncodec.codecs.registry import available_models
-
     if Path(name).is_dir():  # a folder of single-rate compressai baseline models: one curve
-        import hashlib
-
-        from ncodec.codecs.baseline import CompressaiLadder
+        # imported here, not at the top: it loads compressai (seconds), which ``ncodec info`` never needs
+        from ncodec.codecs.image.baseline import CompressaiLadder
 
         ladder = CompressaiLadder.from_folder(name)
         digest = hashlib.sha256()
@@ -156,11 +156,8 @@ def _ncodec_model(name: str) -> RDCodec | None:
         refine = int(steps)
     if not (base.endswith(".safetensors") or base in available_models()):
         return None
-    from ncodec.codecs.registry import load
-    from ncodec.container import FORMAT_VERSION
-
     codec = load(base)
-    if refine and hasattr(codec, "priors"):
+    if refine and "refine" not in codec.compress_options:
         raise NcodecError(f"{name}: @refine= is for hyperprior models")
     label = codec.name + (f"@refine={refine}" if refine else "")
     # the weights hash and the container version are part of the cache key, so retrained weights and
@@ -199,8 +196,6 @@ class ImageModelAdapter:
 
     def encode_decode(self, item: Item, point: float) -> tuple[int, np.ndarray]:
         """Compress and decompress one image at one quality."""
-        import torch
-
         codec = self._make(point)
         x = torch.from_numpy(np.array(item.data)).permute(2, 0, 1)[None].float() / 255.0
         with torch.no_grad():

@@ -90,7 +90,7 @@ def run_rd_command(args: argparse.Namespace) -> int:
         from ncodec.rd.inputs import discover
 
         _, paths = discover(args.input)
-        from ncodec.datasets.media import media_kind
+        from ncodec.io.media import media_kind
 
         media = media_kind(paths[0])
     if not names:

@@ -19,8 +19,10 @@ from typing import Any
 import numpy as np
 
 from ncodec.errors import NcodecError, ShapeError
+from ncodec.io.atomic import write_atomic
 from ncodec.metrics import audio as am
 from ncodec.metrics import image as im
+from ncodec.metrics import video as vm
 from ncodec.metrics.bd import bd_rate
 from ncodec.rd.codecs import Item, RDCodec
 
@@ -44,11 +46,6 @@ BD_METRICS = {
     "video": ("psnr", "psnr_y", "ms_ssim_db"),
     "audio": ("mel_distance", "stft_distance", "si_sdr", "pesq", "stoi"),
 }
-_PSNR_CAP = 100.0
-
-
-def _cap(v: float) -> float:
-    return min(v, _PSNR_CAP)
 
 
 def measure(item: Item, num_bytes: int, rec: np.ndarray, speech_metrics: bool = False) -> dict[str, float]:
@@ -64,15 +61,11 @@ def measure(item: Item, num_bytes: int, rec: np.ndarray, speech_metrics: bool = 
         frames = ref[None] if item.media == "image" else ref
         recs = rec[None] if item.media == "image" else rec
         t, h, w = frames.shape[:3]
-        out["bpp"] = im.bpp(num_bytes, h, w, t)
-        out["psnr"] = float(np.mean([_cap(im.psnr(a, b)) for a, b in zip(frames, recs, strict=True)]))
-        out["psnr_y"] = float(np.mean([_cap(im.psnr_y(a, b)) for a, b in zip(frames, recs, strict=True)]))
+        out["bpp"] = vm.video_bpp(num_bytes, t, h, w)
+        out["psnr"] = vm.video_psnr(frames, recs)
+        out["psnr_y"] = vm.video_psnr(frames, recs, luma=True)
         try:
-            vals = [
-                im.ms_ssim(frames[i : i + 16], recs[i : i + 16]) * len(frames[i : i + 16])
-                for i in range(0, t, 16)
-            ]
-            out["ms_ssim"] = float(np.sum(vals) / t)
+            out["ms_ssim"] = vm.video_ms_ssim(frames, recs)
             out["ms_ssim_db"] = im.ms_ssim_db(out["ms_ssim"])
         except ShapeError:
             out["ms_ssim"] = out["ms_ssim_db"] = math.nan
@@ -265,12 +258,6 @@ def format_markdown(doc: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:
     """All per-item rows as CSV (atomic)."""
     cols: list[str] = []
@@ -281,7 +268,7 @@ def write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:
     w.writeheader()
     for r in rows:
         w.writerow({k: r.get(k, "") for k in cols})
-    _atomic_write(path, buf.getvalue().encode())
+    write_atomic(path, buf.getvalue().encode(), force=True)
 
 
 def _json_safe(obj: Any) -> Any:
@@ -296,12 +283,12 @@ def _json_safe(obj: Any) -> Any:
 
 def write_json(path: Path, doc: dict[str, Any]) -> None:
     """A results document as JSON (NaN/inf become null; atomic)."""
-    _atomic_write(path, (json.dumps(_json_safe(doc), indent=1) + "\n").encode())
+    write_atomic(path, (json.dumps(_json_safe(doc), indent=1) + "\n").encode(), force=True)
 
 
 def write_markdown(path: Path, doc: dict[str, Any]) -> None:
     """The Markdown summary of :func:`format_markdown` (atomic)."""
-    _atomic_write(path, format_markdown(json.loads(json.dumps(_json_safe(doc)))).encode())
+    write_atomic(path, format_markdown(json.loads(json.dumps(_json_safe(doc)))).encode(), force=True)
 
 
 def plot(path: Path, curve: dict[str, list[dict[str, Any]]], media: str, title: str = "") -> None:
@@ -344,4 +331,4 @@ def plot(path: Path, curve: dict[str, list[dict[str, Any]]], media: str, title: 
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)
-    _atomic_write(path, buf.getvalue())
+    write_atomic(path, buf.getvalue(), force=True)

@@ -22,31 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ncodec.datasets.media import frame_files, load_audio, load_image, load_video, media_kind
+from ncodec.datasets.images import kodak_crop
 from ncodec.errors import MediaError
+from ncodec.io.media import frame_files, load_audio, load_image, load_video, media_kind
 from ncodec.rd.codecs import Item
-
-
-def kodak_crop(img: np.ndarray, size: tuple[int, int] = (768, 512)) -> np.ndarray | None:
-    """Downscale (never upscale) to cover ``size`` (W, H; swapped for portrait images), centre-crop.
-
-    Returns ``None`` when the image is smaller than the target.
-    """
-    from PIL import Image
-
-    h, w = img.shape[:2]
-    tw, th = size
-    if h > w:
-        tw, th = th, tw
-    if w < tw or h < th:
-        return None
-    scale = max(tw / w, th / h)
-    if scale < 1.0:
-        nw, nh = max(tw, round(w * scale)), max(th, round(h * scale))
-        img = np.asarray(Image.fromarray(img).resize((nw, nh), Image.Resampling.LANCZOS))
-        h, w = nh, nw
-    top, left = (h - th) // 2, (w - tw) // 2
-    return np.ascontiguousarray(img[top : top + th, left : left + tw])
 
 
 def _digest(arr: np.ndarray, **params: object) -> str:

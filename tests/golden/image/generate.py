@@ -20,10 +20,10 @@ import skimage
 import torch
 from PIL import Image
 
-from ncodec.codecs.image import ImageCodec, ImageTokens
-from ncodec.codecs.image_models import ImageModelConfig
-from ncodec.codecs.image_tokens import TokenImageCodec
-from ncodec.codecs.image_train import CropPool, TrainConfig, train
+from ncodec.codecs.image.codec import ImageCodec, ImageTokens
+from ncodec.codecs.image.models import ImageModelConfig
+from ncodec.codecs.image.tokens import TokenImageCodec
+from ncodec.codecs.image.train import CropPool, TrainConfig, train
 
 HERE = Path(__file__).resolve().parent
 SKDATA = Path(skimage.__file__).parent / "data"
@@ -83,7 +83,7 @@ def shipped() -> None:
 
 def reformat() -> None:
     """Rewrite every committed .ncd from the committed weights and tokens (the tokens stay as they are)."""
-    from ncodec.codecs.image_tokens import TokenImage
+    from ncodec.codecs.image.tokens import TokenImage
     from ncodec.codecs.registry import load
 
     hyper = ImageCodec.from_file(HERE / "golden-hyperprior.safetensors", "golden-hyperprior")

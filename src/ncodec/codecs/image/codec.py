@@ -20,32 +20,26 @@ thread count or batch.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
 
-from ncodec.codecs.image_models import (
-    HyperpriorModel,
-    ImageModelConfig,
-    anchor_mask,
-    build_model,
-    scale_table,
-)
-from ncodec.codecs.image_refine import refine_latents
+from ncodec.codecs.image.base import MAX_SIDE, ImageCodecBase
+from ncodec.codecs.image.models import HyperpriorModel, anchor_mask, scale_table
+from ncodec.codecs.image.refine import refine_latents
 from ncodec.codecs.integer_nets import IntegerConvNet
-from ncodec.container import MediaInfo, NcdHeader, TokenSection, compress_sections, decompress_sections, parse
+from ncodec.codecs.registry import register_codec
+from ncodec.codecs.tiling import rows_per_chunk, tiled
+from ncodec.codecs.weights import load_float_weights, save_weights, weights_digest
+from ncodec.container import MediaInfo, TokenSection, compress_sections, decompress_sections, parse
 from ncodec.entropy.compressai_adapter import CompressaiAdapter
 from ncodec.errors import FormatError, MediaError, NcodecError, ShapeError
 
-#: Largest image side accepted (pixels).
-MAX_SIDE = 1 << 16
+__all__ = ["CHUNK_TOKENS", "MAX_SIDE", "TABLE_KEYS", "ImageCodec", "ImageTokens", "checkerboard_merge",
+           "checkerboard_split"]  # fmt: skip
 #: Images with more pixels than this run the transforms tile by tile (bounded memory).
 TILE_ABOVE = 1 << 20
 #: Tile size in latent positions (x16 pixels) and the context margin around each tile: the analysis
@@ -60,8 +54,7 @@ CHUNK_TOKENS = 1 << 20
 
 def _rows(tokens: np.ndarray) -> int:
     """Latent rows per chunk so that a chunk holds at most :data:`CHUNK_TOKENS` tokens."""
-    b, c, _, w = tokens.shape
-    return max(1, CHUNK_TOKENS // max(1, b * c * w))
+    return rows_per_chunk(tokens.shape, CHUNK_TOKENS)
 
 
 def checkerboard_split(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -79,74 +72,6 @@ def checkerboard_merge(anchors: np.ndarray, rest: np.ndarray) -> np.ndarray:
     odd = (np.arange(h) % 2 == 1)[:, None]
     out = np.stack([np.where(odd, rest, anchors), np.where(odd, anchors, rest)], axis=-1)
     return out.reshape(b, c, h, 2 * w2)
-
-
-def _spans(n: int, tile: int) -> list[tuple[int, int]]:
-    return [(s, min(s + tile, n)) for s in range(0, n, tile)]
-
-
-def tiled(
-    fn, x: torch.Tensor, scale_in: int, scale_out: int, tile: int, margin: int, out_ch: int
-) -> torch.Tensor:
-    """Apply a fully convolutional ``fn`` to ``x`` tile by tile with ``margin`` units of context.
-
-    Tiles and margins count latent positions: a tile of ``t`` positions is ``t * scale_in`` input and
-    ``t * scale_out`` output samples per side (16 and 1 for the analysis, 1 and 16 for the synthesis).
-    Only one tile's activations are alive at a time.
-    """
-    b, _, h, w = x.shape
-    hl, wl = h // scale_in, w // scale_in
-    out = x.new_empty(b, out_ch, hl * scale_out, wl * scale_out)
-    for r0, r1 in _spans(hl, tile):
-        for c0, c1 in _spans(wl, tile):
-            a0, a1 = max(r0 - margin, 0), min(r1 + margin, hl)
-            b0, b1 = max(c0 - margin, 0), min(c1 + margin, wl)
-            part = fn(x[:, :, a0 * scale_in : a1 * scale_in, b0 * scale_in : b1 * scale_in])
-            out[:, :, r0 * scale_out : r1 * scale_out, c0 * scale_out : c1 * scale_out] = part[
-                :,
-                :,
-                (r0 - a0) * scale_out : (r1 - a0) * scale_out,
-                (c0 - b0) * scale_out : (c1 - b0) * scale_out,
-            ]
-    return out
-
-
-def check_header(data: bytes, name: str, digest: bytes, qualities: int) -> tuple[NcdHeader, int]:
-    """Parse an image file's header and check it belongs to codec ``name`` with weights ``digest``;
-    returns the header and the quality it records."""
-    h = parse(data, strict=True).header
-    if h.codec != name:
-        raise FormatError(f"unknown codec '{h.codec}' (this decoder is '{name}')")
-    if h.weights_hash != digest:
-        raise FormatError(f"file was written with other weights of '{name}' (weights hash differs)")
-    if h.media.kind != "image":
-        raise FormatError(f"not an image file ({h.media.kind})")
-    q_text = dict(h.extra).get("quality", "")
-    if not q_text.isdigit() or int(q_text) >= qualities:
-        raise FormatError(f"bad quality field {q_text!r}")
-    return h, int(q_text)
-
-
-def save_weights(
-    path: str | os.PathLike[str], state: dict, model: torch.nn.Module, name: str, card: dict | None
-):
-    """Write ``state`` with the model's configuration, its name and an optional card as metadata."""
-    meta = {"config": json.dumps(model.cfg.to_dict()), "name": name}
-    if card is not None:
-        meta["card"] = json.dumps(card)
-    save_file(state, str(path), metadata=meta)
-
-
-def load_float_weights(
-    model: torch.nn.Module, state: dict, path: str | os.PathLike[str], complete: bool = True
-) -> None:
-    """Load a weights file's tensors into ``model``.  The integer CDF buffers of compressai's entropy
-    models are rebuilt by ``update()`` and may be absent; anything else missing or extra (or
-    ``complete=False``: the caller found something else missing) is a broken file."""
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    missing = [k for k in missing if not k.endswith(("_quantized_cdf", "_offset", "_cdf_length"))]
-    if missing or unexpected or not complete:
-        raise NcodecError(f"{path}: weights do not match the configuration ({missing[:3]} {unexpected[:3]})")
 
 
 #: The entropy models' integer tables, stored with the weights (the float32 scale table they were built
@@ -173,16 +98,6 @@ def _load_tables(model: HyperpriorModel, tables: dict[str, torch.Tensor]) -> Non
         raise NcodecError("entropy tables do not match the model's channels or scale table")
 
 
-def weights_digest(module: torch.nn.Module) -> bytes:
-    """SHA-256 of a module's state (names, dtypes, shapes and bytes, in sorted order)."""
-    h = hashlib.sha256()
-    for name, t in sorted(module.state_dict().items()):
-        t = t.detach().cpu().contiguous()
-        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
-        h.update(t.numpy().tobytes() if t.dtype != torch.bfloat16 else t.float().numpy().tobytes())
-    return h.digest()
-
-
 @dataclass
 class ImageTokens:
     """Integer tokens of a batch of images and what decoding needs besides the weights."""
@@ -201,8 +116,11 @@ class ImageTokens:
         return (0, ph, 0, pw)
 
 
-class ImageCodec(torch.nn.Module):
+@register_codec("image", "hyperprior")
+class ImageCodec(ImageCodecBase):
     """Encoder/decoder around a trained hyperprior image model (see the module docstring)."""
+
+    compress_options = frozenset({"channels", "refine"})
 
     def __init__(
         self,
@@ -253,38 +171,19 @@ class ImageCodec(torch.nn.Module):
     @classmethod
     def from_file(cls, path: str | os.PathLike[str], name: str | None = None) -> ImageCodec:
         """Load weights written by :meth:`save`."""
-        from ncodec.codecs.registry import model_card
-
-        cfg = ImageModelConfig.from_dict(model_card(path)["config"])
-        if cfg.bottleneck != "hyperprior":
-            raise NcodecError(f"{path}: bottleneck {cfg.bottleneck!r} has no inference codec yet")
-        state = load_file(str(path))
+        model, state = cls.read_model(path)
+        if not isinstance(model, HyperpriorModel):
+            raise NcodecError(f"{path}: bottleneck {model.cfg.bottleneck!r} has no inference codec yet")
         gains = state.pop("codec.gain_table", None), state.pop("codec.inv_gain_table", None)
         tables = {k: state.pop(f"codec.{k}") for k in TABLE_KEYS if f"codec.{k}" in state}
         if tables and len(tables) != len(TABLE_KEYS):
             raise NcodecError(f"{path}: incomplete entropy tables ({sorted(tables)})")
-        model = build_model(cfg)
         load_float_weights(model, state, path, complete=None not in gains)
         return cls(model, name or Path(path).stem, *gains, tables=tables or None)
 
     @property
     def qualities(self) -> int:
         return self.gain_table.shape[0]
-
-    def _quality(self, quality: int) -> int:
-        q = int(quality)
-        if q != quality or not 0 <= q < self.qualities:
-            raise ValueError(f"quality must be an integer in [0, {self.qualities - 1}], got {quality}")
-        return q
-
-    def _check_image(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() == 3:
-            x = x.unsqueeze(0)
-        if x.dim() != 4 or x.shape[1] != 3:
-            raise ShapeError(f"expected an RGB image (3, H, W) or batch (B, 3, H, W), got {tuple(x.shape)}")
-        if min(x.shape[2:]) < 1 or max(x.shape[2:]) > MAX_SIDE:
-            raise MediaError(f"image size {x.shape[3]}x{x.shape[2]} outside 1..{MAX_SIDE} pixels per side")
-        return x.float()
 
     def _analysis(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[2] * x.shape[3] <= self.tile_above:
@@ -348,8 +247,8 @@ class ImageCodec(torch.nn.Module):
     @torch.no_grad()
     def _encode(self, x: torch.Tensor, quality: int, refine: int) -> tuple[ImageTokens, np.ndarray]:
         """Tokens and the latent's table indexes (which :meth:`compress` codes them with)."""
-        q = self._quality(quality)
-        x = self._check_image(x)
+        q = self.check_quality(quality)
+        x = self.check_image(x)
         refine = int(refine)
         if refine < 0:
             raise ValueError(f"refine must be >= 0 steps, got {refine}")
@@ -359,9 +258,7 @@ class ImageCodec(torch.nn.Module):
                 f"--refine needs the whole image in memory: {x.shape[0]}x{w}x{h} is above "
                 f"{self.tile_above} pixels; encode it without --refine"
             )
-        align = self.model.align
-        ph, pw = (-h) % align, (-w) % align
-        xp = F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
+        xp = self.pad(x)
         y = self._analysis(xp)
         z = self.model.h_a(y)
         g = self.gain_table[q][None, :, None, None]
@@ -377,7 +274,7 @@ class ImageCodec(torch.nn.Module):
     @torch.no_grad()
     def decode(self, tokens: ImageTokens) -> torch.Tensor:
         """Tokens → images ``(B, 3, H, W)`` in [0, 1]."""
-        q = self._quality(tokens.quality)
+        q = self.check_quality(tokens.quality)
         hyper = self._hyper(tokens.z)
         shape = (hyper.shape[0], self.model.cfg.m, *hyper.shape[2:])
         if tuple(tokens.y.shape) != shape:
@@ -401,7 +298,7 @@ class ImageCodec(torch.nn.Module):
 
     def compress_tokens(self, t: ImageTokens, channels: int = 3) -> bytes:
         """Tokens (from :meth:`encode`) → a complete .ncd file: the entropy path alone, exact."""
-        self._quality(t.quality)
+        self.check_quality(t.quality)
         y_idx, _ = self._tables(self._hyper(t.z), t.quality, y_tok=t.y)
         return self._write(t, y_idx, channels)
 
@@ -435,7 +332,7 @@ class ImageCodec(torch.nn.Module):
 
     def read_header(self, data: bytes) -> tuple[int, int, int]:
         """Check that ``data`` is a file of this codec and weights; returns ``(quality, height, width)``."""
-        h, q = check_header(data, self.name, self.digest, self.qualities)
+        h, q = self.check_file(data)
         if len(h.sections) != self.sections:
             raise FormatError(f"not a {self.sections}-section image file of this codec")
         return q, h.media.height, h.media.width

@@ -1,0 +1,58 @@
+"""Model cards: the description a weights file carries in its metadata (recipe, data, steps,
+parameters, RD points on the evaluation set) and how ``ncodec models`` shows it.
+
+The RD part of a card (``rd_eval``) is computed from an ``ncodec bench rd`` run by
+:func:`ncodec.rd.cards.rd_summary`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+#: Training settings worth keeping in a card, when the run's configuration has them.
+RECIPE_KEYS = ("batch", "crop", "lr", "aux_lr", "lr_drop_at", "clip", "seed")
+#: What the evaluation items of each medium are called in ``ncodec models``.
+ITEM_NOUN = {"image": "photos 768x512", "audio": "clips", "video": "clips"}
+
+
+def training_card(
+    card: dict[str, Any], checkpoint: dict[str, Any], model: torch.nn.Module, model_config: dict[str, Any]
+) -> dict[str, Any]:
+    """``card`` completed from a training checkpoint: steps, recipe, data count, parameters, model."""
+    card = dict(card)
+    tc = checkpoint["config"]
+    card.setdefault("training_steps", int(checkpoint["step"]))
+    card.setdefault(
+        "training_recipe", {k: tc[k] for k in RECIPE_KEYS if k in tc} | {"images": len(tc.get("images", []))}
+    )
+    card.setdefault("parameters", sum(p.numel() for p in model.parameters()))
+    card.setdefault("model", {k: v for k, v in model_config.items() if k != "extra"})
+    return card
+
+
+def describe_model(name: str, path: Path, meta: dict[str, Any], default: bool = False) -> list[str]:
+    """The lines ``ncodec models`` prints for one shipped model."""
+    card = meta.get("card", {})
+    cfg = meta["config"]
+    lines = [f"{name}{' (default)' if default else ''}: {card.get('summary', '')}"]
+    line = f"  {cfg.get('bottleneck')}, {len(cfg.get('lambdas', []))} qualities"
+    if "parameters" in card:
+        line += f", {card['parameters'] / 1e6:.2f} M parameters"
+    line += f", {path.stat().st_size / 1e6:.1f} MB"
+    if "training_steps" in card:
+        line += f", {card['training_steps']} training steps"
+    lines.append(line)
+    rd = card.get("rd_eval")
+    if rd:
+        pts = rd["points"]
+        bd = rd.get("bd_rate_percent_vs", {})
+        vs = ", ".join(f"{v['psnr']:+.1f}% vs {c}" for c, v in bd.items() if v and v.get("psnr") is not None)
+        noun = ITEM_NOUN.get(str(cfg.get("media", "image")), "items")
+        lines.append(
+            f"  eval ({rd['items']} {noun}): {pts[0]['bpp']:.2f}-{pts[-1]['bpp']:.2f} bpp, "
+            f"{pts[0]['psnr']:.1f}-{pts[-1]['psnr']:.1f} dB PSNR; BD-rate (PSNR) {vs}"
+        )
+    return lines

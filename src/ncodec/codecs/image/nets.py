@@ -1,0 +1,67 @@
+"""Networks of the image codec family: analysis/synthesis transforms and the hyperprior.
+
+The transforms follow Ballé et al. (GDN, four stride-2 5x5 convolutions, 16x down-sampling) with a
+mean-scale hyperprior (Minnen et al. 2018, without the autoregressive context).  A variable-rate model
+multiplies the latent by a learned per-channel gain of the chosen quality before quantization and by a
+learned inverse gain after ("gain units", Cui et al. 2021), so one network serves the whole quality
+ladder (:class:`ncodec.codecs.layers.GainUnits`).
+"""
+
+from __future__ import annotations
+
+from compressai.layers import GDN
+from torch import nn
+
+
+def conv(cin: int, cout: int, k: int = 5, stride: int = 2) -> nn.Conv2d:
+    return nn.Conv2d(cin, cout, k, stride=stride, padding=k // 2)
+
+
+def deconv(cin: int, cout: int, k: int = 5, stride: int = 2) -> nn.ConvTranspose2d:
+    return nn.ConvTranspose2d(cin, cout, k, stride=stride, padding=k // 2, output_padding=stride - 1)
+
+
+def analysis(n: int, m: int, cin: int = 3) -> nn.Sequential:
+    """``(B, 3, H, W)`` → ``(B, m, H/16, W/16)``."""
+    return nn.Sequential(conv(cin, n), GDN(n), conv(n, n), GDN(n), conv(n, n), GDN(n), conv(n, m))
+
+
+def synthesis(n: int, m: int, cout: int = 3) -> nn.Sequential:
+    """``(B, m, h, w)`` → ``(B, 3, 16h, 16w)``."""
+    return nn.Sequential(
+        deconv(m, n), GDN(n, inverse=True), deconv(n, n), GDN(n, inverse=True), deconv(n, n),
+        GDN(n, inverse=True), deconv(n, cout),
+    )  # fmt: skip
+
+
+def hyper_analysis(m: int, nh: int) -> nn.Sequential:
+    """``(B, m, h, w)`` → ``(B, nh, h/4, w/4)``."""
+    return nn.Sequential(
+        conv(m, nh, 3, 1), nn.LeakyReLU(inplace=True), conv(nh, nh), nn.LeakyReLU(inplace=True), conv(nh, nh)
+    )
+
+
+def hyper_synthesis(m: int, nh: int) -> nn.Sequential:
+    """``(B, nh, h/4, w/4)`` → ``(B, 2m, h, w)``: scales and means of the latent."""
+    mid = nh * 3 // 2
+    return nn.Sequential(
+        deconv(nh, nh), nn.LeakyReLU(inplace=True), deconv(nh, mid), nn.LeakyReLU(inplace=True),
+        conv(mid, 2 * m, 3, 1),
+    )  # fmt: skip
+
+
+def context_net(m: int) -> nn.Sequential:
+    """Checkerboard context: a 5x5 convolution over the anchors (other positions zero), ``m`` → ``2m``."""
+    return nn.Sequential(conv(m, 2 * m, 5, 1))
+
+
+def entropy_parameters(m: int) -> nn.Sequential:
+    """1x1 network from the hyper-decoder's ``2m`` outputs and the context's ``2m`` to a ``2m`` correction
+    of the scales and means.  The last layer starts at zero (no correction)."""
+    net = nn.Sequential(
+        conv(4 * m, 2 * m, 1, 1), nn.LeakyReLU(inplace=True), conv(2 * m, 2 * m, 1, 1),
+        nn.LeakyReLU(inplace=True), conv(2 * m, 2 * m, 1, 1),
+    )  # fmt: skip
+    nn.init.zeros_(net[-1].weight)
+    nn.init.zeros_(net[-1].bias)
+    return net

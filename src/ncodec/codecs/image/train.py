@@ -1,0 +1,161 @@
+"""Training of the image codec models: rate + lambda * distortion on random crops of photos.
+
+``train(TrainConfig(...))`` trains one :mod:`ncodec.codecs.image.models` model with the shared loop of
+:mod:`ncodec.codecs.train` (resumable and reproducible, CPU or GPU, ``torchrun``-ready: each rank draws
+its own crops).  This module supplies what is image-specific: the crop pool, channels-last tensors, the
+random quality of each step, the RD loss and the bpp / PSNR of every quality on a fixed batch of
+training crops, logged at checkpoints.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ncodec.codecs.image.models import ImageModel, ImageModelConfig, build_model, rd_loss
+from ncodec.codecs.train import TrainerConfig, init_weights, learning_rate, run_training
+from ncodec.codecs.weights import write_weights
+from ncodec.errors import MediaError
+
+__all__ = ["CropPool", "TrainConfig", "evaluate", "export_weights", "init_weights", "learning_rate", "train"]
+
+
+class CropPool:
+    """Photos downscaled once (factors ``scales``) and kept in memory; random crops with flips.
+
+    Decoding and resampling a multi-megapixel photo per crop would dominate a CPU training step, so
+    the downscaled copies are computed up front (a few hundred MB for DATA.md's ~60 training photos).
+    """
+
+    def __init__(
+        self, paths: Sequence[str | os.PathLike[str]], crop: int, scales: Sequence[float] = (2, 3, 4)
+    ):
+        self.crop = int(crop)
+        self.images: list[np.ndarray] = []
+        for p in paths:
+            try:
+                with Image.open(p) as im:
+                    rgb = im.convert("RGB")
+                    rgb.load()
+            except (OSError, SyntaxError) as exc:
+                raise MediaError(f"cannot read training image {p}: {exc}") from exc
+            for s in scales:
+                w, h = round(rgb.width / s), round(rgb.height / s)
+                if w >= self.crop and h >= self.crop:
+                    self.images.append(np.asarray(rgb.resize((w, h), Image.Resampling.LANCZOS)))
+        if not self.images:
+            raise MediaError(f"no training image is at least {self.crop}x{self.crop} after downscaling")
+
+    def batch(self, n: int, gen: torch.Generator) -> torch.Tensor:
+        out = torch.empty(n, 3, self.crop, self.crop)
+        for i in range(n):
+            img = self.images[int(torch.randint(len(self.images), (), generator=gen))]
+            h, w = img.shape[:2]
+            top = int(torch.randint(h - self.crop + 1, (), generator=gen))
+            left = int(torch.randint(w - self.crop + 1, (), generator=gen))
+            crop = torch.from_numpy(img[top : top + self.crop, left : left + self.crop].copy())
+            crop = crop.permute(2, 0, 1).float().div_(255)
+            if bool(torch.rand((), generator=gen) < 0.5):
+                crop = crop.flip(2)
+            out[i] = crop
+        return out
+
+
+@dataclass
+class TrainConfig(TrainerConfig):
+    """An image training run: the shared settings plus the model, the photos and the crops."""
+
+    model: ImageModelConfig = field(default_factory=ImageModelConfig)
+    images: list[str] = field(default_factory=list)
+    out_dir: str = "runs/image"
+    batch: int = 8
+    crop: int = 128
+    eval_crops: int = 16
+    channels_last: bool = True  # NHWC tensors: about 20% faster convolutions on CPU (oneDNN)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["model"] = self.model.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        d = dict(d)
+        d["model"] = ImageModelConfig.from_dict(d.get("model", {}))
+        return cls(**d)
+
+
+def export_weights(
+    model: ImageModel, path: str | os.PathLike[str], meta: dict[str, str] | None = None
+) -> None:
+    """Write the model's weights (float32) and its config as a safetensors file."""
+    tensors = {
+        k: v.detach().float().contiguous() for k, v in model.state_dict().items() if v.is_floating_point()
+    }
+    write_weights(path, tensors, {"config": json.dumps(model.cfg.to_dict()), **(meta or {})})
+
+
+class ImageTask:
+    """The image side of a training run (:class:`ncodec.codecs.train.Task`)."""
+
+    def __init__(self, cfg: TrainConfig) -> None:
+        self.cfg = cfg
+        self.fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
+        self.pool: CropPool | None = None
+        self.eval_x: torch.Tensor | None = None
+
+    def build_model(self) -> ImageModel:
+        return build_model(self.cfg.model)
+
+    def setup(self, model: ImageModel, device: torch.device) -> ImageModel:
+        model = model.to(memory_format=self.fmt)
+        self.pool = CropPool(self.cfg.images, self.cfg.crop)
+        # a fixed batch of crops (its own generator: the training stream is unaffected) to follow every
+        # rate point's loss, bpp and PSNR through training
+        if self.cfg.eval_crops:
+            eval_gen = torch.Generator().manual_seed(12345)
+            self.eval_x = self.pool.batch(self.cfg.eval_crops, eval_gen).to(device, memory_format=self.fmt)
+        self.qualities = model.qualities
+        return model
+
+    def batch(self, gen: torch.Generator, device: torch.device) -> tuple[torch.Tensor, int]:
+        q = int(torch.randint(self.qualities, (), generator=gen))
+        x = self.pool.batch(self.cfg.batch, gen).to(device, non_blocking=True, memory_format=self.fmt)
+        return x, q
+
+    def loss(self, net: Any, batch: tuple[torch.Tensor, int]) -> tuple[torch.Tensor, dict[str, Any]]:
+        x, q = batch
+        return rd_loss(net, x, q)
+
+    def evaluate(self, model: ImageModel) -> dict[int, dict[str, float]] | None:
+        return None if self.eval_x is None else evaluate(model, self.eval_x)
+
+    def describe_eval(self, metrics: dict[int, dict[str, float]]) -> str:
+        return " ".join(f"q{q}:{r['bpp']:.3f}bpp/{r['psnr']:.2f}dB" for q, r in metrics.items())
+
+
+def train(cfg: TrainConfig, log=print) -> ImageModel:
+    """Train (or continue training) ``cfg.model``; returns the model after ``cfg.steps`` steps."""
+    return run_training(cfg, ImageTask(cfg), cfg.to_dict(), log)
+
+
+@torch.no_grad()
+def evaluate(model: ImageModel, x: torch.Tensor) -> dict[int, dict[str, float]]:
+    """RD loss, bpp (the model's rate estimate) and PSNR of every quality on the batch ``x``."""
+    was_training = model.training
+    model.eval()
+    try:
+        out = {}
+        for q in range(model.qualities):
+            loss, logs = rd_loss(model, x, q)
+            out[q] = {"loss": logs["loss"], "bpp": logs["bpp"], "psnr": logs["psnr"]}
+        return out
+    finally:
+        model.train(was_training)

@@ -1,0 +1,111 @@
+"""Reading and writing image files for the codec, with a strict, documented policy.
+
+ncodec's image models code 8-bit RGB.  Other inputs are coded faithfully or refused, never silently
+altered:
+
+* ``RGB``: coded as is.
+* ``L`` (8-bit grey): coded as three equal channels; decoded back to a grey image (``channels = 1``).
+* ``RGBA`` / ``LA`` whose alpha is fully opaque: the colour is coded and the decoder restores the opaque
+  alpha (``channels = 4`` / ``2``).  Any transparent pixel: refused (alpha is not coded).
+* ``P`` (palette) without transparency: its exact RGB colours are coded (decoded as RGB).
+* 16-bit, 32-bit and float images (``I;16``, ``I``, ``F``), bilevel (``1``), ``CMYK`` and others: refused.
+
+Files are written atomically (a temporary file in the same folder, then a rename), and an existing
+file is replaced only with ``force=True``: an interrupted or failed run leaves no partial output.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from ncodec.errors import MediaError
+from ncodec.io.atomic import write_atomic
+
+#: Largest image accepted, in pixels (beyond this Pillow's decompression-bomb guard also fires).
+MAX_PIXELS = 1 << 28
+
+
+def read_image(path: str | os.PathLike[str]) -> tuple[torch.Tensor, int]:
+    """An image file → ``(x (3, H, W) float32 in [0, 1], channels)`` where ``channels`` (1, 2, 3, 4) is
+    what :func:`write_image` restores."""
+    path = Path(path)
+    if not path.is_file():
+        raise MediaError(f"{path}: no such file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                if im.width * im.height > MAX_PIXELS:
+                    raise MediaError(f"{path}: {im.width}x{im.height} is larger than {MAX_PIXELS} pixels")
+                im.load()
+                mode = im.mode
+                if mode == "P":
+                    if "transparency" in im.info:
+                        raise MediaError(f"{path}: palette image with transparency is not supported")
+                    im = im.convert("RGB")
+                    mode = "RGB"
+                arr = np.asarray(im)
+    except MediaError:
+        raise
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError,
+            Image.DecompressionBombWarning) as exc:  # fmt: skip
+        raise MediaError(f"{path}: cannot read image ({exc})") from exc
+    if arr.size == 0 or arr.ndim < 2 or min(arr.shape[:2]) < 1:
+        raise MediaError(f"{path}: empty image")
+    if mode in ("RGB", "L"):
+        channels = 3 if mode == "RGB" else 1
+    elif mode in ("RGBA", "LA"):
+        if not bool((arr[..., -1] == 255).all()):
+            raise MediaError(f"{path}: {mode} image with transparent pixels (alpha is not coded)")
+        channels = 4 if mode == "RGBA" else 2
+        arr = arr[..., :-1]
+    else:
+        raise MediaError(
+            f"{path}: image mode {mode!r} is not supported (ncodec codes 8-bit RGB or grey; convert it first)"
+        )
+    if arr.dtype != np.uint8:
+        raise MediaError(f"{path}: {arr.dtype} samples are not supported (8-bit only)")
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    x = torch.from_numpy(np.array(arr, copy=True)).permute(2, 0, 1).float().div_(255.0)
+    if x.shape[0] == 1:
+        x = x.expand(3, -1, -1).contiguous()
+    return x, channels
+
+
+def to_pil(x: torch.Tensor, channels: int = 3) -> Image.Image:
+    """``(3, H, W)`` in [0, 1] → a Pillow image with the layout ``channels`` asks for."""
+    if x.dim() == 4:
+        x = x[0]
+    rgb = (x.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    if channels in (1, 2):
+        grey = np.round(rgb.astype(np.float32).mean(-1)).astype(np.uint8)
+        im = Image.fromarray(grey, "L")
+    else:
+        im = Image.fromarray(rgb, "RGB")
+    if channels in (2, 4):
+        im.putalpha(255)
+    return im
+
+
+def save_image(path: str | os.PathLike[str], image: Image.Image, *, force: bool = False) -> None:
+    """Save ``image`` to ``path`` atomically, in the format its extension names; replace a file only with
+    ``force``."""
+    path = Path(path)
+    fmt = Image.registered_extensions().get(path.suffix.lower())
+    if fmt is None:
+        raise MediaError(f"{path}: unknown image format {path.suffix!r}")
+
+    def save(f) -> None:
+        try:
+            image.save(f, format=fmt)
+        except (KeyError, ValueError, OSError, TypeError) as exc:  # Pillow: no writer for this mode/format
+            raise MediaError(f"{path}: cannot write a {image.mode} image as {fmt} ({exc})") from exc
+
+    write_atomic(path, save, force=force)
