@@ -78,7 +78,20 @@ def shipped() -> None:
             else:
                 (out / f"{name}_q{q}.ncd").write_bytes(codec.compress_tokens(t, "adaptive"))
                 np.savez(out / f"{name}_q{q}.tokens.npz", tokens=t.tokens)
+    reconstructions()
     print("wrote", sorted(p.name for p in out.iterdir()))
+
+
+def reconstructions() -> None:
+    """The decoded image of every shipped golden file, as 8-bit PNG (``--reconstructions``): what the
+    tests compare decoding with, to the measured thread-count drift (one level, rarely)."""
+    from ncodec.codecs.registry import load
+
+    torch.set_num_threads(1)
+    for f in sorted((HERE / "shipped").glob("*.ncd")):
+        codec = load(f.stem.rsplit("_q", 1)[0])
+        rec = (codec.decompress(f.read_bytes())[0].clamp(0, 1) * 255).round().byte()
+        Image.fromarray(rec.permute(1, 2, 0).numpy()).save(f.with_suffix(".decoded.png"))
 
 
 def reformat() -> None:
@@ -106,4 +119,6 @@ def reformat() -> None:
 if __name__ == "__main__":
     import sys
 
-    {"--shipped": shipped, "--reformat": reformat}.get(" ".join(sys.argv[1:]), main)()
+    {"--shipped": shipped, "--reformat": reformat, "--reconstructions": reconstructions}.get(
+        " ".join(sys.argv[1:]), main
+    )()

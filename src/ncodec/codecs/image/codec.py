@@ -1,6 +1,6 @@
 """Image codec inference: images ⇄ integer tokens ⇄ .ncd bytes, bit-exact on the entropy path.
 
-:class:`ImageCodec` wraps a trained :class:`~ncodec.codecs.image_models.HyperpriorModel`:
+:class:`ImageCodec` wraps a trained :class:`~ncodec.codecs.image.models.HyperpriorModel`:
 
 * ``encode(x, quality)`` → :class:`ImageTokens` (the hyper-latent ``z`` and latent ``y`` tokens, plus the
   size, padding and quality needed to decode); ``decode(tokens)`` → image.
@@ -240,7 +240,7 @@ class ImageCodec(ImageCodecBase):
         of 64 inside; :meth:`decode` crops it back.
 
         ``refine > 0`` optimises the latents for that many steps before quantizing them
-        (:mod:`ncodec.codecs.image_refine`): slower encoding, fewer bits at the same quality, the same
+        (:mod:`ncodec.codecs.image.refine`): slower encoding, fewer bits at the same quality, the same
         decoder.  Images above the tiling threshold are refused with it (memory)."""
         return self._encode(x, quality, refine)[0]
 
@@ -291,7 +291,7 @@ class ImageCodec(ImageCodecBase):
     def compress(self, x: torch.Tensor, quality: int, channels: int = 3, refine: int = 0) -> bytes:
         """One image ``(3, H, W)`` (or a batch) in [0, 1] → a complete .ncd file.
 
-        ``channels`` records the layout the decoded file should have (see :mod:`ncodec.codecs.image_io`);
+        ``channels`` records the layout the decoded file should have (see :mod:`ncodec.io.image`);
         ``refine`` as in :meth:`encode`.
         """
         return self._write(*self._encode(x, quality, refine), channels)
