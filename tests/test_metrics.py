@@ -182,3 +182,26 @@ def test_bd_rate_matches_compressai_published(method: str) -> None:
     fwd = bd_rate(jpeg["bpp"], jpeg["psnr-rgb"], fac["bpp"], fac["psnr-rgb"], method)
     back = bd_rate(fac["bpp"], fac["psnr-rgb"], jpeg["bpp"], jpeg["psnr-rgb"], method)
     assert (1 + fwd / 100) * (1 + back / 100) == pytest.approx(1.0, abs=0.02)
+
+
+@pytest.mark.parametrize("method", ["cubic", "pchip"])
+def test_bd_rate_and_psnr_match_an_independent_implementation(method: str) -> None:
+    """ncodec's BD-rate and BD-PSNR agree with the ``bjontegaard`` package (written independently) on
+    compressai's published Kodak curves and on ncodec's own committed image RD curves (RGB PSNR and
+    MS-SSIM dB), to 1e-6 relative: a changed fit (a quadratic for the cubic, a linear PCHIP) fails."""
+    import bjontegaard  # a dev dependency: a missing package fails, it does not skip
+    kodak = json.loads((DATA / "compressai_kodak.json").read_text())["curves"]
+    pairs = [((kodak["jpeg"]["bpp"], kodak["jpeg"]["psnr-rgb"]), (c["bpp"], c["psnr-rgb"]))
+             for n, c in kodak.items() if n != "jpeg"]  # fmt: skip
+    results = Path(__file__).parents[1] / "docs" / "results" / "image_rd.json"
+    ours = json.loads(results.read_text())["curves"]
+    for metric in ("psnr", "ms_ssim_db"):
+        anchor = ([p["bpp"] for p in ours["jpeg"]], [p[metric] for p in ours["jpeg"]])
+        for name in ("webp", "avif", "image-hyperprior-v5", "bmshj2018-hyperprior"):
+            pairs.append((anchor, ([p["bpp"] for p in ours[name]], [p[metric] for p in ours[name]])))
+    assert len(pairs) >= 10
+    for (ra, qa), (rt, qt) in pairs:
+        ref = bjontegaard.bd_rate(ra, qa, rt, qt, method, require_matching_points=False, min_overlap=0)
+        assert bd_rate(ra, qa, rt, qt, method) == pytest.approx(ref, rel=1e-6, abs=1e-9)
+        ref = bjontegaard.bd_psnr(ra, qa, rt, qt, method, require_matching_points=False, min_overlap=0)
+        assert bd_psnr(ra, qa, rt, qt, method) == pytest.approx(ref, rel=1e-6, abs=1e-9)
