@@ -153,3 +153,14 @@ def test_demo_codes_the_bundled_photo(tmp_path: Path, weights: Path, capsys) -> 
     assert Image.open(png).size == Image.open(sample_photo()).size
     assert main(["info", str(ncd)]) == 0
     _fails(["demo", "--model", str(weights), "--out", str(out)], capsys, "exists")
+
+
+def test_decode_refuses_a_batch_file(tmp_path: Path, weights: Path, capsys) -> None:
+    """A file holding a batch (``codec.compress`` of several images) is not cut to its first image."""
+    codec = ImageCodec.from_file(weights, name="image-tiny")
+    x = torch.rand(2, 3, 32, 40)
+    ncd = tmp_path / "batch.ncd"
+    ncd.write_bytes(codec.compress(x, 1))
+    out = tmp_path / "out.png"
+    _fails(["decode", str(ncd), str(out), "--model", str(weights)], capsys, "batch of 2 images")
+    assert not out.exists()

@@ -19,6 +19,7 @@ from ncodec.container.ncd import (
     parse,
     prior_for,
     read_file,
+    rewrite_header,
     write_file,
 )
 
@@ -41,5 +42,6 @@ __all__ = [
     "parse",
     "prior_for",
     "read_file",
+    "rewrite_header",
     "write_file",
 ]

@@ -52,6 +52,7 @@ __all__ = [
     "parse",
     "prior_for",
     "read_file",
+    "rewrite_header",
     "write_file",
 ]
 
@@ -681,19 +682,7 @@ def compress_sections(
     _validate_header(header, ShapeError)
     if header.n_chunks > 1 << 24:
         raise ValueError(f"{header.n_chunks} chunks: use a larger chunk_len")
-    body = _write_header(header)
-    if len(body) > MAX_HEADER:
-        raise ValueError(f"header of {len(body)} bytes exceeds {MAX_HEADER}")
-    w = Writer()
-    w.raw(MAGIC)
-    w.u16(version)
-    w.u16(0)
-    w.u32(len(body))
-    w.raw(body)
-    head = w.getvalue()
-    out = [head, _crc(head[len(MAGIC) :]).to_bytes(4, "little")]
-    pos = len(head) + 4
-    entries = []
+    records = []
     for k, (i, start, length) in enumerate(header.chunk_spans):
         x = xs[i]
         part = x[:, :, start : start + length] if x.ndim > 2 else x
@@ -704,7 +693,35 @@ def compress_sections(
             rec.u32(v)
         rec.raw(payload)
         rb = rec.getvalue()
-        rb += _crc(rb).to_bytes(4, "little")
+        records.append(rb + _crc(rb).to_bytes(4, "little"))
+    data = _assemble(header, records)
+    if verify:
+        try:
+            back = decompress_sections(data, [sec.prior for sec in sections])
+        except FormatError as exc:
+            raise FormatError(f"refusing to write a file that does not decode: {exc}") from exc
+        for x, y in zip(xs, back, strict=True):
+            if y.shape != x.shape or not np.array_equal(y, x):
+                raise FormatError("refusing to write a file that does not decode to the same tokens")
+    return data
+
+
+def _assemble(header: NcdHeader, records: Sequence[bytes]) -> bytes:
+    """Magic, version, the header and its CRC, the chunk records as given, the index and the trailer."""
+    body = _write_header(header)
+    if len(body) > MAX_HEADER:
+        raise ValueError(f"header of {len(body)} bytes exceeds {MAX_HEADER}")
+    w = Writer()
+    w.raw(MAGIC)
+    w.u16(header.version)
+    w.u16(0)
+    w.u32(len(body))
+    w.raw(body)
+    head = w.getvalue()
+    out = [head, _crc(head[len(MAGIC) :]).to_bytes(4, "little")]
+    pos = len(head) + 4
+    entries = []
+    for rb in records:
         out.append(rb)
         entries.append((pos, len(rb)))
         pos += len(rb)
@@ -718,16 +735,20 @@ def compress_sections(
     out.append(ib + _crc(ib).to_bytes(4, "little"))
     tr = TRAILER_MAGIC + pos.to_bytes(8, "little")
     out.append(tr + _crc(tr).to_bytes(4, "little"))
-    data = b"".join(out)
-    if verify:
-        try:
-            back = decompress_sections(data, [sec.prior for sec in sections])
-        except FormatError as exc:
-            raise FormatError(f"refusing to write a file that does not decode: {exc}") from exc
-        for x, y in zip(xs, back, strict=True):
-            if y.shape != x.shape or not np.array_equal(y, x):
-                raise FormatError("refusing to write a file that does not decode to the same tokens")
-    return data
+    return b"".join(out)
+
+
+def rewrite_header(data: bytes, header: NcdHeader) -> bytes:
+    """``data`` with its header replaced by ``header`` (not validated) and every CRC, offset and the
+    index recomputed, the chunk records kept as they are (those of sections ``header`` no longer has are
+    dropped): what a buggy writer or an attacker who recomputes checksums produces.  For tests and the
+    fuzz harness; real writers use :func:`compress`."""
+    nf = parse(data, strict=False)
+    keep = len(header.sections)
+    records = [
+        bytes(data[c.offset : c.offset + c.size]) for c in nf.chunks if c.offset >= 0 and c.section < keep
+    ]
+    return _assemble(header, records)
 
 
 # --------------------------------------------------------------------------------------------- reading

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from ncodec.codecs.base import Codec
 from ncodec.codecs.image.models import ImageModel, ImageModelConfig, build_model
 from ncodec.codecs.weights import load_tensors, read_metadata
-from ncodec.errors import MediaError, ShapeError
+from ncodec.errors import FormatError, MediaError, ShapeError
 
 #: Largest image side accepted (pixels).
 MAX_SIDE = 1 << 16
@@ -44,6 +44,19 @@ class ImageCodecBase(Codec):
         """(top, bottom, left, right) pixels added before the transform, from the latent's size."""
         s = self.model.stride
         return (0, latent_hw[0] * s - height, 0, latent_hw[1] * s - width)
+
+    def check_coded_size(self, height: int, width: int, latent_hw: tuple[int, ...]) -> None:
+        """A file's image size against its decoded latent: FormatError unless the latent is exactly what
+        encoding an image of that size gives (padding to the alignment, ``stride`` pixels a position)."""
+        if height < 1 or width < 1:
+            raise FormatError(f"image size {width}x{height} in the header is empty")
+        a, s = self.model.align, self.model.stride
+        expected = (-(-height // a) * a // s, -(-width // a) * a // s)
+        got = tuple(int(n) for n in latent_hw)
+        if got[0] < expected[0] or got[1] < expected[1]:
+            raise FormatError("image size in the header exceeds the coded latent")
+        if got != expected:
+            raise FormatError(f"coded latent {got} is larger than a {width}x{height} image needs {expected}")
 
     @staticmethod
     def read_model(path: str | os.PathLike[str]) -> tuple[ImageModel, dict[str, torch.Tensor]]:

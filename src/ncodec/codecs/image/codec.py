@@ -372,6 +372,5 @@ class ImageCodec(ImageCodecBase):
         priors = [self.z_coder.prior(z_idx)] + [y_prior] * (self.sections - 1)
         z_tok, *ys = decompress_sections(data, priors, codec=self.name)
         y_tok = checkerboard_merge(*ys) if self.context else ys[0]
-        if y_tok.shape[2] * 16 < height or y_tok.shape[3] * 16 < width:
-            raise FormatError("image size in the header exceeds the coded latent")
+        self.check_coded_size(height, width, y_tok.shape[2:])
         return ImageTokens(z=z_tok, y=y_tok, quality=q, height=height, width=width), state["tables"]

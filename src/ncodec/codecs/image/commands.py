@@ -66,6 +66,9 @@ class ImageCommands:
         return 0
 
     def decode(self, args: argparse.Namespace, out: Path, data: bytes, header: NcdHeader) -> int:
+        batch = header.sections[0].shape[0]
+        if batch != 1:  # a file from codec.compress(batch): the CLI writes one image per file
+            raise NcodecError(f"{args.input}: holds a batch of {batch} images; decode it with the Python API")
         codec = load(args.model) if args.model else load(header.codec, allow_path=False)
         t0 = time.perf_counter()
         x = codec.decompress(data)

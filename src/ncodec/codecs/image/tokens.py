@@ -23,7 +23,7 @@ from ncodec.codecs.image.models import TokenModel
 from ncodec.codecs.registry import register_codec
 from ncodec.codecs.tokens import PRIOR_KINDS, TokenCodec, Tokens
 from ncodec.container import MediaInfo, NcdHeader
-from ncodec.errors import FormatError, NcodecError
+from ncodec.errors import NcodecError
 
 __all__ = ["PRIOR_KINDS", "TokenImage", "TokenImageCodec"]
 
@@ -75,9 +75,7 @@ class TokenImageCodec(TokenCodec, ImageCodecBase):
         )  # fmt: skip
 
     def _tokens_from_file(self, h: NcdHeader, tokens: np.ndarray, quality: int) -> TokenImage:
-        s = self.model.stride
-        if h.media.height > tokens.shape[2] * s or h.media.width > tokens.shape[3] * s:
-            raise FormatError("image size in the header exceeds the coded latent")
+        self.check_coded_size(h.media.height, h.media.width, tokens.shape[2:])
         return TokenImage(tokens, quality, h.media.height, h.media.width)
 
     @classmethod
