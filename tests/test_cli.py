@@ -7,16 +7,20 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from ncodec.cli import main
 
 
 def test_help_and_version(capsys) -> None:
+    import ncodec
+
     assert main([]) == 2
-    try:
+    assert "encode" in capsys.readouterr().out  # the help lists the commands
+    with pytest.raises(SystemExit) as exc:
         main(["--version"])
-    except SystemExit as exc:
-        assert exc.code == 0
-    assert "ncodec" in capsys.readouterr().out
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == f"ncodec {ncodec.__version__}" and ncodec.__version__ == "0.1.0"
 
 
 def test_demo_on_bundled_photo(tmp_path: Path, capsys) -> None:

@@ -50,13 +50,19 @@ def test_tokens_identical_across_threads_and_batches(codec: ImageCodec) -> None:
         torch.set_num_threads(1)
         one = codec.encode(x, 2)
         data = codec.compress(x, 2)
+        rec_one = codec.decompress(data)
         torch.set_num_threads(max(2, threads))
         batch = codec.encode(torch.stack([x.flip(2), x, x.flip(1)]), 2)
+        decoded = codec.decompress_tokens(data)
         rec = codec.decompress(data)
     finally:
         torch.set_num_threads(threads)
     assert np.array_equal(one.y[0], batch.y[1]) and np.array_equal(one.z[0], batch.z[1])
-    assert rec.shape[0] == 1
+    # another thread count decodes the same tokens, and pixels within the measured drift (one level, rarely)
+    assert np.array_equal(decoded.y, one.y) and np.array_equal(decoded.z, one.z)
+    diff = ((rec - rec_one).abs() * 255).round()
+    assert rec.shape == rec_one.shape == (1, *x.shape)
+    assert float(diff.max()) <= 1 and float((diff > 0).float().mean()) <= 2e-3
 
 
 def test_bad_files_and_inputs(codec: ImageCodec) -> None:
@@ -113,7 +119,7 @@ def test_checkerboard_context_codes_the_rest_from_the_anchors(codec: ImageCodec)
     assert anchors[0, 0].tolist() == [[0, 2, 4], [7, 9, 11], [12, 14, 16], [19, 21, 23]]
     assert np.array_equal(checkerboard_merge(anchors, rest), a)
     if not codec.context:
-        return
+        pytest.skip("the model under test has no checkerboard context")
     x = _photo_crop(128, 128)
     t = codec.encode(x, 3)
     hyper = codec._hyper(t.z)
@@ -134,7 +140,7 @@ def test_context_model_initialised_from_a_plain_one_starts_as_it(codec: ImageCod
     from ncodec.codecs.image.train import init_weights
 
     if codec.context:
-        return
+        pytest.skip("the model under test already has a context")
     torch.save({"model": codec.model.state_dict()}, tmp_path / "last.pt")
     cb = build_model(ImageModelConfig(bottleneck="hyperprior", n=16, m=24, nh=16, context="checkerboard"))
     added = init_weights(cb, tmp_path / "last.pt", torch.device("cpu"))
