@@ -64,7 +64,7 @@ MUTANTS: list[tuple[str, list[str], str, str, list[str]]] = [
      ["tests/test_integer_nets.py", "tests/test_image_golden.py"]),
     ("fsq-inverse-offset", ["src/ncodec/quantizers/fsq.py"],
      "symbols = (torch.round(rows * half).long() + self._levels // 2).clamp(",
-     "symbols = (torch.floor(rows * half).long() + self._levels // 2).clamp(",
+     "symbols = (torch.round(rows * half).long() + (self._levels + 1) // 2).clamp(",
      ["tests/test_quantizers.py"]),
     ("rvq-residual", ["src/ncodec/quantizers/rvq.py"],
      "residual = residual - stage.out_proj(stage.codes()[idx])",

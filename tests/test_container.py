@@ -451,3 +451,13 @@ def test_reader_seeks_to_single_chunks(tmp_path) -> None:
         path.write_bytes(broken)
         with pytest.raises(FormatError, match=message):
             NcdReader(path)
+
+
+def test_golden_sparse_adaptive_file() -> None:
+    """A 4096-symbol alphabet: the adaptive prior's sparse (hit-count) contexts, pinned byte for byte."""
+    data = (GOLDEN / "adaptive_sparse.ncd").read_bytes()
+    x, prior, kw = _golden_generate().sparse_adaptive_case()
+    assert np.array_equal(np.load(GOLDEN / "adaptive_sparse.tokens.npy"), x)
+    assert np.array_equal(decompress(data, prior), x)
+    assert compress(x, prior, **kw) == data
+    assert len(data) < 200 + x.size * 12 / 8  # the contexts pay: under 12 bits a token with the container

@@ -84,6 +84,16 @@ def cases() -> dict[str, tuple[np.ndarray, object, dict]]:
     return out
 
 
+def sparse_adaptive_case() -> tuple[np.ndarray, object, dict]:
+    """Tokens over a 4096-symbol alphabet (a large VQ codebook): the adaptive prior tracks its contexts
+    sparsely (hit counts) instead of as dense tables, a path no other golden file takes."""
+    rng = np.random.default_rng(4096)
+    base = rng.integers(0, 4096, (1, 2, 3, 4))
+    x = np.repeat(np.repeat(base, 2, axis=2), 2, axis=3)  # repeated neighbours: contexts that match
+    x[0, 1] = np.where(rng.random(x[0, 1].shape) < 0.7, x[0, 0], x[0, 1])  # the previous stream, often
+    return x, AdaptiveContextPrior((4096, 4096)), dict(codec="golden-sparse", quantizer="VQ", chunk_len=3)
+
+
 def hyper_index(z: np.ndarray) -> np.ndarray:
     """Table index of the two-section golden file's y, computed from its decoded z (integers only)."""
     # one table per position, chosen by the parity of the sum of z over its streams, repeated 2x2
@@ -133,7 +143,16 @@ def main() -> None:
     tables = {f"table.{t}": a.astype(np.int32) for t, a in enumerate(priors[1].tables)}
     save_file(tables, str(HERE / "two_sections.prior.safetensors"))
     print("two_sections", (HERE / "two_sections.ncd").stat().st_size, "bytes")
+    sparse()
+
+
+def sparse() -> None:
+    x, prior, kw = sparse_adaptive_case()
+    (HERE / "adaptive_sparse.ncd").write_bytes(compress(x, prior, **kw))
+    np.save(HERE / "adaptive_sparse.tokens.npy", x.astype(np.int64), allow_pickle=False)
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    sparse() if sys.argv[1:] == ["--sparse"] else main()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ncodec.codecs.cards import describe_model
 from ncodec.codecs.registry import available_models, default_model, media_entry, model_card, registered_media
-from ncodec.container import parse
+from ncodec.container import parse, read_file
 from ncodec.errors import MediaError, NcodecError
 from ncodec.io import media_kind
 from ncodec.quantizers.commands import quantizer_demo
@@ -43,7 +43,7 @@ def _cmd_decode(args: argparse.Namespace) -> int:
     out = Path(args.output)
     _check_output(out, args.force)
     try:
-        data = Path(args.input).read_bytes()
+        data = read_file(args.input)
     except OSError as exc:
         raise MediaError(f"{args.input}: cannot read ({exc})") from exc
     header = parse(data, strict=True).header

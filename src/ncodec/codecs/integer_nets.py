@@ -17,9 +17,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ncodec.errors import ShapeError
+from ncodec.errors import NcodecError, ShapeError
 
 _EXACT = float(1 << 53)
+
+
+class ExactRangeError(NcodecError, ValueError):
+    """An activation left the range in which the integer network is exact (from a corrupt or foreign
+    input: a decoder turns it into a FormatError naming the file)."""
+
 
 #: The convolutions it runs exactly, with their spatial rank and functional form.
 _CONVS = {
@@ -112,7 +118,7 @@ class IntegerConvNet(nn.Module):
         for kind, p in self.ops:
             if kind in ("conv", "deconv"):
                 if float(a.abs().max()) > self.max_abs_act_fixed:
-                    raise ValueError("activation outside the exact range of IntegerConvNet (max_abs_act)")
+                    raise ExactRangeError("activation outside IntegerConvNet's exact range (max_abs_act)")
                 w, b = getattr(self, f"w{p['i']}"), getattr(self, f"b{p['i']}")
                 kw = {k: v for k, v in p.items() if k not in ("i", "fn")}
                 acc = p["fn"](a, w, b, **kw)

@@ -134,4 +134,10 @@ def resolve(name_or_path: str, allow_path: bool = True) -> tuple[str, Path]:
 def load(name_or_path: str, allow_path: bool = True):
     """A ready-to-use codec for a shipped model name or a weights file."""
     name, path = resolve(name_or_path, allow_path)
-    return codec_class(read_metadata(path)["config"], path).from_file(path, name=name)
+    cls = codec_class(read_metadata(path)["config"], path)
+    try:
+        return cls.from_file(path, name=name)
+    except NcodecError:
+        raise
+    except (TypeError, ValueError, RuntimeError, IndexError, KeyError) as exc:  # what validation missed
+        raise NcodecError(f"{path}: unusable weights file ({type(exc).__name__}: {exc})") from exc

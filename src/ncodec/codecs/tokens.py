@@ -110,6 +110,21 @@ class TokenCodec(Codec):
     def _tokens_from_file(self, h: NcdHeader, tokens: np.ndarray, quality: int) -> Tokens:
         """The medium's token object for tokens decoded from a file with header ``h`` (checks sizes)."""
 
+    def check_tokens(self, tokens: Any, quality: int) -> np.ndarray:
+        """``tokens`` as an int64 array ``(B, S, *axes)`` with every value inside its stream's alphabet;
+        ShapeError naming the problem otherwise."""
+        if not isinstance(tokens, np.ndarray) or not np.issubdtype(tokens.dtype, np.integer):
+            raise ShapeError(f"tokens must be an integer numpy array, got {type(tokens).__name__}")
+        alphabet = self.alphabet(quality)
+        rank = 2 + len(self.model.token_axes.split(","))
+        if tokens.ndim != rank or tokens.shape[1] != len(alphabet) or tokens.shape[0] < 1 or tokens.size == 0:
+            axes = self.model.token_axes
+            raise ShapeError(f"tokens {tokens.shape}: quality {quality} needs (B, {len(alphabet)}, {axes})")
+        hi = np.asarray(alphabet).reshape(1, -1, *([1] * (rank - 2)))
+        if (tokens < 0).any() or (tokens >= hi).any():
+            raise ShapeError(f"token values outside their alphabets {alphabet[:4]}...")
+        return tokens.astype(np.int64, copy=False)
+
     # ------------------------------------------------------------------------------------------ priors
     @torch.no_grad()
     def fit_priors(self, items: Iterable[Any], pseudo_count: int = 1) -> None:

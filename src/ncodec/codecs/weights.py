@@ -7,6 +7,7 @@ record, so a file is only decoded with the weights it was written with.  No pick
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -55,6 +56,9 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
                 raise NcodecError(f"{path}: corrupt {key} metadata") from exc
     if "config" not in out:
         raise NcodecError(f"{path}: no model configuration in its metadata")
+    if not isinstance(out["config"], dict):
+        kind = type(out["config"]).__name__
+        raise NcodecError(f"{path}: the model configuration must be a JSON object, not {kind}")
     return out
 
 
@@ -100,3 +104,81 @@ def load_float_weights(
     missing = [k for k in missing if not k.endswith(CDF_SUFFIXES)]
     if missing or unexpected or not complete:
         raise NcodecError(f"{path}: weights do not match the configuration ({missing[:3]} {unexpected[:3]})")
+
+
+def config_from_dict(cls: type, d: Any, path: str | os.PathLike[str], positive: tuple[str, ...] = ()) -> Any:
+    """A configuration dataclass from a weights file's JSON, validated as a whole: a JSON object, only
+    known keys (plus the registry's ``media``), each value of its field's type, the ``positive``
+    fields above zero.  One NcodecError naming the first problem."""
+    if not isinstance(d, dict):
+        raise NcodecError(f"{path}: the model configuration must be a JSON object, not {type(d).__name__}")
+    d = {k: v for k, v in d.items() if k != "media"}
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(d) - set(fields))
+    if unknown:
+        raise NcodecError(f"{path}: unknown configuration keys {unknown}")
+    for key, value in d.items():
+        f = fields[key]
+        default = f.default_factory() if f.default is dataclasses.MISSING else f.default
+        if not _same_kind(value, default):
+            raise NcodecError(f"{path}: configuration {key}={value!r} is not a {type(default).__name__}")
+        if key in positive and not _positive(value):
+            raise NcodecError(f"{path}: configuration {key}={value!r} must be positive")
+    try:
+        return cls.from_dict(d)
+    except (TypeError, ValueError) as exc:
+        raise NcodecError(f"{path}: bad model configuration ({exc})") from exc
+
+
+def _same_kind(value: Any, default: Any) -> bool:
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(value, bool) and isinstance(default, bool)
+    if isinstance(default, int):
+        return isinstance(value, int)
+    if isinstance(default, float):
+        return isinstance(value, int | float)
+    if isinstance(default, str):
+        return isinstance(value, str)
+    if isinstance(default, tuple | list):
+        return isinstance(value, list | tuple) and all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in value
+        )
+    if isinstance(default, dict):
+        return isinstance(value, dict)
+    return True
+
+
+def _positive(value: Any) -> bool:
+    if isinstance(value, list | tuple):
+        return len(value) > 0 and all(v > 0 for v in value)
+    return value > 0
+
+
+def check_tensors(
+    model: torch.nn.Module,
+    state: dict[str, torch.Tensor],
+    path: str | os.PathLike[str],
+    extra_prefixes: tuple[str, ...] = (),
+) -> None:
+    """Every tensor of a weights file against what the configuration builds: the same names (compressai's
+    rebuildable CDF buffers may be absent; names under ``extra_prefixes`` belong to the codec), shapes
+    and dtypes.  One NcodecError naming the first mismatch, before anything is loaded."""
+    expected = model.state_dict()
+    for name, t in state.items():
+        if name.startswith(extra_prefixes):
+            continue
+        if name not in expected:
+            raise NcodecError(f"{path}: tensor {name!r} is not part of this model's configuration")
+        want = expected[name]
+        if name.endswith(CDF_SUFFIXES):
+            if t.dtype != want.dtype or t.dim() != want.dim():
+                raise NcodecError(f"{path}: entropy table {name} has dtype {t.dtype} and {t.dim()} axes")
+            continue
+        if tuple(t.shape) != tuple(want.shape) or t.dtype != want.dtype:
+            raise NcodecError(
+                f"{path}: tensor {name} is {t.dtype} {tuple(t.shape)}, the configuration needs "
+                f"{want.dtype} {tuple(want.shape)}"
+            )
+    missing = [k for k in expected if k not in state and not k.endswith(CDF_SUFFIXES)]
+    if missing:
+        raise NcodecError(f"{path}: tensors missing from the weights file: {missing[:3]}")

@@ -10,10 +10,10 @@ that are actually there, never loops without consuming input, and raises only :c
 from __future__ import annotations
 
 import os
+import stat
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
@@ -872,9 +872,27 @@ def decompress_partial(
     return out, h, damaged
 
 
+#: Largest .ncd file read into memory (2 GiB: far above what the token limits let a file hold).
+MAX_FILE_BYTES = 1 << 31
+
+
 def read_file(path: str | os.PathLike) -> bytes:
-    """Read a file's bytes (OSError for missing files; an empty file is a FormatError later)."""
-    return Path(path).read_bytes()
+    """Read an .ncd file's bytes, bounded: the magic is checked before anything else is read (so
+    ``/dev/zero`` or a photo is refused at once) and no more than :data:`MAX_FILE_BYTES` are read, from
+    a regular file or not.  OSError for missing files; an empty or truncated file is a FormatError."""
+    with open(path, "rb") as f:
+        head = f.read(len(MAGIC))
+        if len(head) < len(MAGIC):
+            raise FormatError(f"truncated at byte {len(head)}: not even the {len(MAGIC)}-byte magic is there")
+        if head != MAGIC:
+            raise FormatError(f"bad magic {head!r}: not an .ncd file")
+        st = os.fstat(f.fileno())
+        if stat.S_ISREG(st.st_mode) and st.st_size > MAX_FILE_BYTES:
+            raise FormatError(f"{st.st_size} bytes: over the {MAX_FILE_BYTES}-byte limit of .ncd files")
+        rest = f.read(MAX_FILE_BYTES + 1 - len(head))
+    if len(head) + len(rest) > MAX_FILE_BYTES:
+        raise FormatError(f"more than the {MAX_FILE_BYTES}-byte limit of .ncd files")
+    return head + rest
 
 
 def write_file(path: str | os.PathLike, data: bytes) -> None:

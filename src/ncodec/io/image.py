@@ -43,6 +43,11 @@ def read_image(path: str | os.PathLike[str]) -> tuple[torch.Tensor, int]:
             with Image.open(path) as im:
                 if im.width * im.height > MAX_PIXELS:
                     raise MediaError(f"{path}: {im.width}x{im.height} is larger than {MAX_PIXELS} pixels")
+                frames = getattr(im, "n_frames", 1)
+                if frames > 1:
+                    raise MediaError(f"{path}: {frames} frames (animated or multi-page); one image only")
+                if any(";16" in str(t.args) for t in im.tile):  # Pillow would read it as 8-bit
+                    raise MediaError(f"{path}: 16-bit samples are not supported (8-bit only)")
                 im.load()
                 mode = im.mode
                 if mode == "P":
@@ -94,13 +99,23 @@ def to_pil(x: torch.Tensor, channels: int = 3) -> Image.Image:
     return im
 
 
-def save_image(path: str | os.PathLike[str], image: Image.Image, *, force: bool = False) -> None:
-    """Save ``image`` to ``path`` atomically, in the format its extension names; replace a file only with
-    ``force``."""
+def image_format(path: str | os.PathLike[str]) -> str:
+    """The Pillow format an output path's extension names; MediaError when Pillow cannot write it (checked
+    before any work, so a bad output name costs nothing)."""
     path = Path(path)
     fmt = Image.registered_extensions().get(path.suffix.lower())
     if fmt is None:
         raise MediaError(f"{path}: unknown image format {path.suffix!r}")
+    if fmt not in Image.SAVE:
+        raise MediaError(f"{path}: Pillow reads {fmt} but cannot write it (use .png, .webp, .tif, ...)")
+    return fmt
+
+
+def save_image(path: str | os.PathLike[str], image: Image.Image, *, force: bool = False) -> None:
+    """Save ``image`` to ``path`` atomically, in the format its extension names; replace a file only with
+    ``force``."""
+    path = Path(path)
+    fmt = image_format(path)
 
     def save(f) -> None:
         try:

@@ -9,9 +9,23 @@ import torch
 import torch.nn.functional as F
 
 from ncodec.codecs.base import Codec
-from ncodec.codecs.image.models import ImageModel, ImageModelConfig, build_model
-from ncodec.codecs.weights import load_tensors, read_metadata
-from ncodec.errors import FormatError, MediaError, ShapeError
+from ncodec.codecs.image.models import MODELS, ImageModel, ImageModelConfig, build_model
+from ncodec.codecs.weights import check_tensors, config_from_dict, load_tensors, read_metadata
+from ncodec.errors import FormatError, MediaError, NcodecError, ShapeError
+
+#: Configuration fields that must be above zero.
+POSITIVE = ("n", "m", "nh", "lambdas", "fsq_levels", "rvq_stages", "rvq_codebook", "rvq_dim", "bsq_bits")
+
+
+def image_config(d: object, path: str | os.PathLike[str]) -> ImageModelConfig:
+    """A weights file's image model configuration, validated (see ``weights.config_from_dict``)."""
+    cfg = config_from_dict(ImageModelConfig, d, path, positive=POSITIVE)
+    if cfg.bottleneck not in MODELS:
+        raise NcodecError(f"{path}: unknown bottleneck {cfg.bottleneck!r}; one of {sorted(MODELS)}")
+    if cfg.context not in ("none", "checkerboard"):
+        raise NcodecError(f"{path}: unknown context {cfg.context!r} (none or checkerboard)")
+    return cfg
+
 
 #: Largest image side accepted (pixels).
 MAX_SIDE = 1 << 16
@@ -24,14 +38,38 @@ class ImageCodecBase(Codec):
     model: ImageModel
 
     def check_image(self, x: torch.Tensor) -> torch.Tensor:
-        """``x`` as a float batch ``(B, 3, H, W)``; ShapeError/MediaError for anything else."""
+        """``x`` as a float32 batch ``(B, 3, H, W)`` in [0, 1]; ShapeError/MediaError for anything else
+        (other types, integer/bool/complex dtypes, NaN/Inf, values outside [0, 1], empty batches)."""
+        if not isinstance(x, torch.Tensor):
+            raise ShapeError(
+                f"expected a torch tensor (3, H, W) or (B, 3, H, W) in [0, 1], got {type(x).__name__} "
+                "(ncodec.io.read_image reads a file; torch.from_numpy(a).permute(2, 0, 1) / 255 converts HWC)"
+            )
+        if not x.is_floating_point():
+            hint = " (divide uint8 images by 255)" if x.dtype == torch.uint8 else ""
+            raise ShapeError(f"expected a floating-point image in [0, 1], got dtype {x.dtype}{hint}")
         if x.dim() == 3:
             x = x.unsqueeze(0)
         if x.dim() != 4 or x.shape[1] != 3:
             raise ShapeError(f"expected an RGB image (3, H, W) or batch (B, 3, H, W), got {tuple(x.shape)}")
+        if x.shape[0] < 1:
+            raise ShapeError(f"empty batch {tuple(x.shape)}")
         if min(x.shape[2:]) < 1 or max(x.shape[2:]) > MAX_SIDE:
             raise MediaError(f"image size {x.shape[3]}x{x.shape[2]} outside 1..{MAX_SIDE} pixels per side")
-        return x.float()
+        x = x.float()
+        if not bool(torch.isfinite(x).all()):
+            raise ShapeError("the image contains NaN or Inf values")
+        lo, hi = float(x.min()), float(x.max())
+        if lo < 0 or hi > 1:
+            raise ShapeError(f"image values must lie in [0, 1], got {lo:.4g}..{hi:.4g}")
+        return x
+
+    @staticmethod
+    def check_channels(channels: int) -> int:
+        """The layout a decoded file gets (1 grey, 2 grey+alpha, 3 RGB, 4 RGBA)."""
+        if isinstance(channels, bool) or channels not in (1, 2, 3, 4):
+            raise ValueError(f"channels must be 1, 2, 3 or 4 (the decoded file's layout), got {channels!r}")
+        return int(channels)
 
     def pad(self, x: torch.Tensor) -> torch.Tensor:
         """Edge-replicate ``x`` to a multiple of the model's alignment (decoding crops it back)."""
@@ -61,5 +99,7 @@ class ImageCodecBase(Codec):
     @staticmethod
     def read_model(path: str | os.PathLike[str]) -> tuple[ImageModel, dict[str, torch.Tensor]]:
         """A weights file → the image model its configuration builds (untrained) and the file's tensors."""
-        cfg = ImageModelConfig.from_dict(read_metadata(path)["config"])
-        return build_model(cfg), load_tensors(path)
+        cfg = image_config(read_metadata(path)["config"], path)
+        model, state = build_model(cfg), load_tensors(path)
+        check_tensors(model, state, path, extra_prefixes=("codec.", "prior."))
+        return model, state

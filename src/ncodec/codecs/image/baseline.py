@@ -19,7 +19,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from ncodec.codecs.image.models import CompressaiHyperprior, ImageModelConfig
+from ncodec.codecs.image.base import image_config
+from ncodec.codecs.image.models import CompressaiHyperprior
 from ncodec.codecs.weights import load_float_weights, load_tensors, read_metadata
 from ncodec.errors import FormatError, NcodecError
 
@@ -29,7 +30,7 @@ _HEAD = struct.Struct("<4sBHHII")
 
 def load_baseline(path: str | os.PathLike[str]) -> CompressaiHyperprior:
     """One exported ``bmshj2018-hyperprior`` weights file → the model, ready to code (``update()`` done)."""
-    cfg = ImageModelConfig.from_dict(read_metadata(path)["config"])
+    cfg = image_config(read_metadata(path)["config"], path)
     if cfg.bottleneck != "bmshj2018-hyperprior":
         raise NcodecError(f"{path}: bottleneck {cfg.bottleneck!r} is not bmshj2018-hyperprior")
     model = CompressaiHyperprior(cfg)

@@ -30,7 +30,7 @@ import torch
 from ncodec.codecs.image.base import MAX_SIDE, ImageCodecBase
 from ncodec.codecs.image.models import HyperpriorModel, anchor_mask, scale_table
 from ncodec.codecs.image.refine import refine_latents
-from ncodec.codecs.integer_nets import IntegerConvNet
+from ncodec.codecs.integer_nets import ExactRangeError, IntegerConvNet
 from ncodec.codecs.registry import register_codec
 from ncodec.codecs.tiling import rows_per_chunk, tiled
 from ncodec.codecs.weights import load_float_weights, save_weights, weights_digest
@@ -96,6 +96,14 @@ def _load_tables(model: HyperpriorModel, tables: dict[str, torch.Tensor]) -> Non
     gc, eb = model.gaussian_conditional, model.entropy_bottleneck
     if gc._quantized_cdf.shape[0] != gc.scale_table.numel() or eb._quantized_cdf.shape[0] != model.cfg.nh:
         raise NcodecError("entropy tables do not match the model's channels or scale table")
+    for em in (gc, eb):
+        rows, width = em._quantized_cdf.shape
+        lengths = em._cdf_length.reshape(-1)
+        if em._offset.numel() != rows or lengths.numel() != rows:
+            raise NcodecError("entropy tables: offsets or lengths do not match the number of tables")
+        if int(lengths.min()) < 3 or int(lengths.max()) > width:
+            lo, hi = int(lengths.min()), int(lengths.max())
+            raise NcodecError(f"entropy tables: lengths {lo}..{hi} outside 3..{width}")
 
 
 @dataclass
@@ -175,6 +183,10 @@ class ImageCodec(ImageCodecBase):
         if not isinstance(model, HyperpriorModel):
             raise NcodecError(f"{path}: bottleneck {model.cfg.bottleneck!r} has no inference codec yet")
         gains = state.pop("codec.gain_table", None), state.pop("codec.inv_gain_table", None)
+        want = (model.qualities, model.cfg.m)
+        for g in gains:
+            if g is not None and (tuple(g.shape) != want or g.dtype != torch.float32):
+                raise NcodecError(f"{path}: gain table {g.dtype} {tuple(g.shape)}, needed float32 {want}")
         tables = {k: state.pop(f"codec.{k}") for k in TABLE_KEYS if f"codec.{k}" in state}
         if tables and len(tables) != len(TABLE_KEYS):
             raise NcodecError(f"{path}: incomplete entropy tables ({sorted(tables)})")
@@ -249,9 +261,9 @@ class ImageCodec(ImageCodecBase):
         """Tokens and the latent's table indexes (which :meth:`compress` codes them with)."""
         q = self.check_quality(quality)
         x = self.check_image(x)
+        if isinstance(refine, bool) or not isinstance(refine, int | np.integer) or refine < 0:
+            raise ValueError(f"refine must be a whole number of steps >= 0, got {refine!r}")
         refine = int(refine)
-        if refine < 0:
-            raise ValueError(f"refine must be >= 0 steps, got {refine}")
         h, w = x.shape[2:]
         if refine and x.shape[0] * h * w > self.tile_above:
             raise MediaError(
@@ -275,11 +287,20 @@ class ImageCodec(ImageCodecBase):
     def decode(self, tokens: ImageTokens) -> torch.Tensor:
         """Tokens → images ``(B, 3, H, W)`` in [0, 1]."""
         q = self.check_quality(tokens.quality)
-        hyper = self._hyper(tokens.z)
-        shape = (hyper.shape[0], self.model.cfg.m, *hyper.shape[2:])
-        if tuple(tokens.y.shape) != shape:
-            raise ShapeError(f"y tokens {tokens.y.shape} do not match the hyper-latent ({shape})")
-        return self._reconstruct(tokens, q, *self._tables(hyper, q, y_tok=tokens.y))
+        for name, t, ch in (("z", tokens.z, self.model.cfg.nh), ("y", tokens.y, self.model.cfg.m)):
+            if not isinstance(t, np.ndarray) or not np.issubdtype(t.dtype, np.integer):
+                raise ShapeError(f"{name} tokens must be an integer numpy array, got {type(t).__name__}")
+            if t.ndim != 4 or t.shape[1] != ch or t.shape[0] < 1 or t.size == 0 or (t < 0).any():
+                raise ShapeError(f"{name} tokens {t.shape}: expected non-negative (B, {ch}, h, w)")
+        self.check_coded_size(tokens.height, tokens.width, tokens.y.shape[2:])
+        try:
+            hyper = self._hyper(tokens.z)
+            shape = (hyper.shape[0], self.model.cfg.m, *hyper.shape[2:])
+            if tuple(tokens.y.shape) != shape:
+                raise ShapeError(f"y tokens {tokens.y.shape} do not match the hyper-latent ({shape})")
+            return self._reconstruct(tokens, q, *self._tables(hyper, q, y_tok=tokens.y))
+        except ExactRangeError as exc:
+            raise ShapeError(f"tokens out of the range the model decodes exactly ({exc})") from exc
 
     def _reconstruct(self, tokens: ImageTokens, q: int, idx: np.ndarray, means: torch.Tensor) -> torch.Tensor:
         """Tokens and their tables (from :meth:`_tables`) → images."""
@@ -305,6 +326,7 @@ class ImageCodec(ImageCodecBase):
     def _write(self, t: ImageTokens, y_idx: np.ndarray, channels: int) -> bytes:
         """Tokens and the latent's table indexes → file bytes."""
         z_idx = self.z_coder._indexes(t.z.shape, None)
+        channels = self.check_channels(channels)
         media = MediaInfo(kind="image", width=t.width, height=t.height, channels=channels, padding=t.padding)
         sections = [
             TokenSection(
@@ -350,6 +372,12 @@ class ImageCodec(ImageCodecBase):
 
     def _decompress(self, data: bytes) -> tuple[ImageTokens, tuple[np.ndarray, torch.Tensor]]:
         """Tokens and the tables they were decoded with (the hyper-decoder and context nets run once)."""
+        try:
+            return self._decompress_exact(data)
+        except ExactRangeError as exc:
+            raise FormatError(f"corrupt file: latents beyond the integer nets' exact range ({exc})") from exc
+
+    def _decompress_exact(self, data: bytes) -> tuple[ImageTokens, tuple[np.ndarray, torch.Tensor]]:
         q, height, width = self.read_header(data)
         z_shape = parse(data, strict=True).header.sections[0].shape
         z_idx = self.z_coder._indexes(z_shape, None)

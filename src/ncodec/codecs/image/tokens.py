@@ -55,8 +55,9 @@ class TokenImageCodec(TokenCodec, ImageCodecBase):
     def decode(self, t: TokenImage) -> torch.Tensor:
         """Tokens → images ``(B, 3, H, W)`` in [0, 1]."""
         q = self.check_quality(t.quality)
-        tok = torch.from_numpy(np.ascontiguousarray(t.tokens))
-        y = self.model.from_tokens(tok, q)
+        tokens = self.check_tokens(t.tokens, q)
+        self.check_coded_size(t.height, t.width, tokens.shape[2:])
+        y = self.model.from_tokens(torch.from_numpy(np.ascontiguousarray(tokens)), q)
         return self.model.g_s(y).clamp_(0, 1)[:, :, : t.height, : t.width]
 
     def compress(self, x: torch.Tensor, quality: int, prior: str = "adaptive", channels: int = 3) -> bytes:
@@ -70,7 +71,7 @@ class TokenImageCodec(TokenCodec, ImageCodecBase):
 
     def _media_info(self, t: TokenImage, channels: int = 3) -> MediaInfo:
         return MediaInfo(
-            kind="image", width=t.width, height=t.height, channels=channels,
+            kind="image", width=t.width, height=t.height, channels=self.check_channels(channels),
             padding=self.padding(t.tokens.shape[2:4], t.height, t.width),
         )  # fmt: skip
 
