@@ -12,11 +12,31 @@ import argparse
 from pathlib import Path
 
 from ncodec.codecs.cards import describe_model
-from ncodec.codecs.registry import available_models, default_model, media_entry, model_card, registered_media
-from ncodec.container import parse, read_file
+from ncodec.codecs.registry import (
+    available_models,
+    default_model,
+    load,
+    media_entry,
+    model_card,
+    registered_media,
+)
+from ncodec.container import NcdHeader, parse, read_file
+from ncodec.container.commands import register_model_decoder
 from ncodec.errors import MediaError, NcodecError
 from ncodec.io import media_kind
 from ncodec.quantizers.commands import quantizer_demo
+
+
+def _decode_with_model(header: NcdHeader, data: bytes) -> str | None:
+    """``ncodec info --decode`` for files whose tables come from a shipped model: decode the tokens."""
+    entry = media_entry(header.media.kind)
+    if entry is None or header.codec not in available_models():
+        return None
+    tokens = load(header.codec, allow_path=False).decompress_tokens(data)
+    return f"all tokens decoded with {header.codec}" if tokens is not None else None
+
+
+register_model_decoder(_decode_with_model)
 
 
 def _handler(media: str, what: str):

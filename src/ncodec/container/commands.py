@@ -5,11 +5,21 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 
-from ncodec.container.ncd import NcdFile, Section, parse, prior_for, read_file
+from ncodec.container.ncd import NcdFile, NcdHeader, Section, parse, prior_for, read_file
 from ncodec.entropy import coder
 from ncodec.entropy.priors import PriorKind
-from ncodec.errors import FormatError
+from ncodec.errors import FormatError, NcodecError
+
+#: Functions ``(header, data) -> description or None`` that decode a whole file with the model its header
+#: names (registered by the codecs, which the container does not know); ``None``: not their file.
+_MODEL_DECODERS: list[Callable[[NcdHeader, bytes], str | None]] = []
+
+
+def register_model_decoder(fn: Callable[[NcdHeader, bytes], str | None]) -> None:
+    """Let ``info --decode`` check sections whose tables come from a model (e.g. a hyperprior's)."""
+    _MODEL_DECODERS.append(fn)
 
 
 def _section_report(sec: Section) -> dict:
@@ -103,6 +113,15 @@ def _decode_check(nf: NcdFile, data: bytes) -> str:
                 coder.decode(c.payload, prior, shape)
             except FormatError as exc:
                 c.error = f"chunk {c.number} does not decode: {exc}"
+    if skipped and nf.ok:  # the model's tables: decode the whole file with the model the header names
+        for decode in _MODEL_DECODERS:
+            try:
+                done = decode(h, data)
+            except NcodecError as exc:
+                nf.errors.append(f"does not decode with {h.codec}: {exc}")
+                return "failed"
+            if done is not None:
+                return f"ok ({done})"
     if skipped and len(skipped) == len(h.sections):
         return f"skipped ({'; '.join(skipped)})"
     return "ok" + (f", skipped {'; '.join(skipped)}" if skipped else "")
@@ -175,6 +194,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--decode",
         action="store_true",
-        help="also entropy-decode every chunk (when the file's prior is self-contained)",
+        help="also entropy-decode every chunk (with the shipped model the file names when its tables "
+        "come from the model)",
     )
     p.set_defaults(func=_info)

@@ -121,6 +121,8 @@ def run_demo(path: Path, steps: int = 8, seed: int = 0) -> list[dict[str, float 
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    if args.steps < 1:
+        raise MediaError(f"--steps must be at least 1 (training updates per quantizer), got {args.steps}")
     path = Path(args.image) if args.image else sample_photo()
     rows = run_demo(path, steps=args.steps)
     print(f"{path.name}: quantizers on {PATCH}x{PATCH} RGB patches (fixed-length bits, no entropy coding)")

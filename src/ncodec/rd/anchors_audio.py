@@ -132,6 +132,8 @@ class PyAVAudioAnchor:
 
     media = "audio"
     point_label = "kbps"
+    point_range = (1.0, 1024.0)
+    point_integer = False
 
     def __init__(
         self,

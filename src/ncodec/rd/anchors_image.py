@@ -21,6 +21,8 @@ class PillowAnchor:
 
     media = "image"
     point_label = "quality"
+    point_range = (0.0, 100.0)  # Pillow's quality scale
+    point_integer = True
 
     def __init__(self, name: str, fmt: str, rate_points: Sequence[float], **save_kwargs: object) -> None:
         self.name = name

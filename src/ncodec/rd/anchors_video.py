@@ -52,6 +52,8 @@ class PyAVVideoAnchor:
 
     media = "video"
     point_label = "crf"
+    point_range = (0.0, 63.0)  # x264/x265 use 0..51, SVT-AV1 0..63
+    point_integer = False
 
     def __init__(
         self, name: str, codec: str, fmt: str, rate_points: Sequence[float], options: dict[str, str]

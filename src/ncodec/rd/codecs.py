@@ -192,6 +192,8 @@ class ImageModelAdapter:
         self.name = name
         self._make = make_codec
         self.rate_points = list(rate_points)
+        self.point_range = (min(self.rate_points), max(self.rate_points))  # the model's quality ladder
+        self.point_integer = True
         self.config = config or name
 
     def encode_decode(self, item: Item, point: float) -> tuple[int, np.ndarray]:

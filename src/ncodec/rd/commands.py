@@ -40,6 +40,18 @@ def _parse_points(text: str | None) -> dict[str, list[float]]:
     return out
 
 
+def _check_points(codec: Any, values: list[float]) -> None:
+    """Rate points inside what the codec accepts (its ``point_range``; whole numbers where it says so)."""
+    lo, hi = getattr(codec, "point_range", (float("-inf"), float("inf")))
+    whole = getattr(codec, "point_integer", False)
+    for v in values:
+        if not lo <= v <= hi or (whole and v != int(v)):
+            kind = "whole numbers " if whole else ""
+            raise NcodecError(
+                f"--points {codec.name}={v:g}: {codec.point_label} must be {kind}in {lo:g}..{hi:g}"
+            )
+
+
 def _portable(path: str) -> str:
     """``path`` with the data folder written as ``$NCODEC_DATA`` (no machine-specific paths in results)."""
     from ncodec.datasets.sources import data_root
@@ -103,6 +115,10 @@ def run_rd_command(args: argparse.Namespace) -> int:
     unknown = set(points) - set(names)
     if unknown:
         raise NcodecError(f"--points names codecs not in the run: {', '.join(sorted(unknown))}")
+    for codec in codecs:
+        _check_points(codec, points.get(codec.name, []))
+    if args.limit is not None and args.limit < 1:
+        raise NcodecError(f"--limit must be at least 1, got {args.limit}")
     crop = parse_size(args.crop) if args.crop else None
     if args.excerpt is not None and args.excerpt <= 0:
         raise NcodecError("--excerpt must be positive")

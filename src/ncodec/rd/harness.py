@@ -11,6 +11,7 @@ import io
 import json
 import math
 import os
+import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -95,12 +96,19 @@ def cache_key(codec: RDCodec, item: Item, point: float, speech_metrics: bool) ->
 def _load_cache(path: Path) -> dict[str, dict[str, Any]]:
     cache: dict[str, dict[str, Any]] = {}
     if path.is_file():
-        for line in path.read_text().splitlines():
+        skipped = 0
+        for line in path.read_bytes().decode("utf-8", errors="replace").splitlines():
             try:
                 row = json.loads(line)
+            except ValueError:
+                row = None
+            if isinstance(row, dict) and isinstance(row.get("key"), str):
                 cache[row["key"]] = row
-            except (ValueError, KeyError):
-                continue  # a line cut short by an interruption
+            elif line.strip():
+                skipped += 1  # a line cut short by an interruption, or damage: measured again
+        if skipped:
+            print(f"{path}: skipped {skipped} unreadable cache lines (their points are measured again)",
+                  file=sys.stderr)  # fmt: skip
     return cache
 
 

@@ -16,6 +16,7 @@ from ncodec.codecs.registry import default_model, load
 from ncodec.container import NcdHeader
 from ncodec.errors import MediaError, NcodecError
 from ncodec.io import read_image, sample_photo, save_image, to_pil, write_atomic
+from ncodec.io.image import image_format
 
 
 class ImageCommands:
@@ -66,6 +67,7 @@ class ImageCommands:
         return 0
 
     def decode(self, args: argparse.Namespace, out: Path, data: bytes, header: NcdHeader) -> int:
+        image_format(out)  # an output format Pillow cannot write is refused before decoding
         batch = header.sections[0].shape[0]
         if batch != 1:  # a file from codec.compress(batch): the CLI writes one image per file
             raise NcodecError(f"{args.input}: holds a batch of {batch} images; decode it with the Python API")
@@ -80,7 +82,6 @@ class ImageCommands:
     def demo(self, args: argparse.Namespace, model: str) -> int:
         src = Path(args.image) if args.image else sample_photo()
         out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
         ncd, png = out / (src.stem + ".ncd"), out / (src.stem + ".decoded.png")
         for p in (ncd, png):
             if p.exists() and not args.force:
@@ -88,6 +89,9 @@ class ImageCommands:
         x, channels = read_image(src)
         codec = load(model)
         quality = codec.qualities - 1 if args.quality is None else args.quality
+        if not 0 <= quality < codec.qualities:
+            raise NcodecError(f"--quality must be in 0..{codec.qualities - 1} for {codec.name}")
+        out.mkdir(parents=True, exist_ok=True)  # only once everything checked out: no empty folder
         t0 = time.perf_counter()
         data = codec.compress(x, quality, channels=channels)
         t1 = time.perf_counter()
