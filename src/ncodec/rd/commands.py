@@ -111,10 +111,14 @@ def run_rd_command(args: argparse.Namespace) -> int:
     anchor = (args.anchor or names[0]).lower()
     if anchor not in names:
         raise NcodecError(f"--anchor {anchor} is not among --codec {','.join(names)}")
-    points = _parse_points(args.points)
-    unknown = set(points) - set(names)
+    given = _parse_points(args.points)
+    # --points may name a codec as --codec did (e.g. a weights path) or by its name in the results
+    aliases = {c.name: c.name for c in codecs}
+    aliases.update({n.lower(): c.name for n, c in zip(names, codecs, strict=True)})
+    unknown = set(given) - set(aliases)
     if unknown:
         raise NcodecError(f"--points names codecs not in the run: {', '.join(sorted(unknown))}")
+    points = {aliases[k]: v for k, v in given.items()}
     for codec in codecs:
         _check_points(codec, points.get(codec.name, []))
     if args.limit is not None and args.limit < 1:
