@@ -34,6 +34,7 @@ class MediaEntry:
     modules: tuple[str, ...]
     default_model: str | None = None
     commands: Any = None
+    fuzz_seeds: str | None = None  # "module:function" making real files of a codec for the codec fuzzer
 
 
 _MEDIA: dict[str, MediaEntry] = {}
@@ -41,11 +42,17 @@ _CODECS: dict[tuple[str, str], type] = {}
 
 
 def register_media(
-    media: str, *, modules: tuple[str, ...] = (), default_model: str | None = None, commands: Any = None
+    media: str,
+    *,
+    modules: tuple[str, ...] = (),
+    default_model: str | None = None,
+    commands: Any = None,
+    fuzz_seeds: str | None = None,
 ) -> None:
     """Register a medium: ``modules`` define (and register) its codec classes and are imported before
-    one of its models is loaded; ``commands`` handles ``ncodec encode/decode/demo`` for its files."""
-    _MEDIA[media] = MediaEntry(media, tuple(modules), default_model, commands)
+    one of its models is loaded; ``commands`` handles ``ncodec encode/decode/demo`` for its files;
+    ``fuzz_seeds`` (``"module:function"``) makes real files of one of its codecs for the codec fuzzer."""
+    _MEDIA[media] = MediaEntry(media, tuple(modules), default_model, commands, fuzz_seeds)
 
 
 def register_codec(media: str, *bottlenecks: str) -> Callable[[type], type]:

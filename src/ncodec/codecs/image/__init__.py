@@ -24,6 +24,7 @@ register_media(
     modules=("ncodec.codecs.image.codec", "ncodec.codecs.image.tokens"),
     default_model="image-hyperprior-v5",
     commands=ImageCommands(),
+    fuzz_seeds="ncodec.codecs.image.fuzz:image_seeds",
 )
 
 # name -> module, for ``from ncodec.codecs.image import ImageCodec`` and the other former names

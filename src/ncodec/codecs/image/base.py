@@ -83,9 +83,19 @@ class ImageCodecBase(Codec):
         s = self.model.stride
         return (0, latent_hw[0] * s - height, 0, latent_hw[1] * s - width)
 
-    def check_coded_size(self, height: int, width: int, latent_hw: tuple[int, ...]) -> None:
+    def check_file(self, data: bytes):
+        """The shared header checks, and a decoded layout the image writer can produce (1-4 channels)."""
+        h, q = super().check_file(data)
+        if h.media.channels not in (1, 2, 3, 4):
+            raise FormatError(f"bad channel count {h.media.channels} (1 grey, 2 grey+alpha, 3 RGB, 4 RGBA)")
+        return h, q
+
+    def check_coded_size(
+        self, height: int, width: int, latent_hw: tuple[int, ...], padding: tuple[int, ...] | None = None
+    ) -> None:
         """A file's image size against its decoded latent: FormatError unless the latent is exactly what
-        encoding an image of that size gives (padding to the alignment, ``stride`` pixels a position)."""
+        encoding an image of that size gives (padding to the alignment, ``stride`` pixels a position),
+        and the header's ``padding`` (when given) is the padding that implies."""
         if height < 1 or width < 1:
             raise FormatError(f"image size {width}x{height} in the header is empty")
         a, s = self.model.align, self.model.stride
@@ -95,6 +105,8 @@ class ImageCodecBase(Codec):
             raise FormatError("image size in the header exceeds the coded latent")
         if got != expected:
             raise FormatError(f"coded latent {got} is larger than a {width}x{height} image needs {expected}")
+        if padding is not None and tuple(padding) != self.padding(got, height, width):
+            raise FormatError(f"padding field {tuple(padding)} does not match the image size and latent")
 
     @staticmethod
     def read_model(path: str | os.PathLike[str]) -> tuple[ImageModel, dict[str, torch.Tensor]]:

@@ -379,7 +379,8 @@ class ImageCodec(ImageCodecBase):
 
     def _decompress_exact(self, data: bytes) -> tuple[ImageTokens, tuple[np.ndarray, torch.Tensor]]:
         q, height, width = self.read_header(data)
-        z_shape = parse(data, strict=True).header.sections[0].shape
+        header = parse(data, strict=True).header
+        z_shape = header.sections[0].shape
         z_idx = self.z_coder._indexes(z_shape, None)
 
         state: dict = {}
@@ -400,5 +401,5 @@ class ImageCodec(ImageCodecBase):
         priors = [self.z_coder.prior(z_idx)] + [y_prior] * (self.sections - 1)
         z_tok, *ys = decompress_sections(data, priors, codec=self.name)
         y_tok = checkerboard_merge(*ys) if self.context else ys[0]
-        self.check_coded_size(height, width, y_tok.shape[2:])
+        self.check_coded_size(height, width, y_tok.shape[2:], header.media.padding)
         return ImageTokens(z=z_tok, y=y_tok, quality=q, height=height, width=width), state["tables"]

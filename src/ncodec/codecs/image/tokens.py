@@ -76,7 +76,7 @@ class TokenImageCodec(TokenCodec, ImageCodecBase):
         )  # fmt: skip
 
     def _tokens_from_file(self, h: NcdHeader, tokens: np.ndarray, quality: int) -> TokenImage:
-        self.check_coded_size(h.media.height, h.media.width, tokens.shape[2:])
+        self.check_coded_size(h.media.height, h.media.width, tokens.shape[2:], h.media.padding)
         return TokenImage(tokens, quality, h.media.height, h.media.width)
 
     @classmethod
