@@ -204,3 +204,14 @@ def test_api_bad_input(kind: str, what: str, call, text: str) -> None:
     assert isinstance(exc.value, NcodecError | ValueError) and not isinstance(
         exc.value, AttributeError | TypeError
     )
+
+
+def test_pixel_budget_names_its_limit_and_how_to_raise_it(tmp_path: Path, monkeypatch, capsys) -> None:
+    photo = tmp_path / "p.png"
+    Image.new("RGB", (300, 200)).save(photo)
+    monkeypatch.setenv("NCODEC_MAX_PIXELS", "1000")
+    assert main(["encode", str(photo), str(tmp_path / "o.ncd"), *M]) == 2
+    err = capsys.readouterr().err
+    assert "budget of 1000 pixels" in err and "NCODEC_MAX_PIXELS" in err and not (tmp_path / "o.ncd").exists()
+    monkeypatch.setenv("NCODEC_MAX_PIXELS", "60000")  # raised: the same image codes
+    assert main(["encode", str(photo), str(tmp_path / "o.ncd"), *M]) == 0

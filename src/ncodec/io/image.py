@@ -31,18 +31,34 @@ from ncodec.io.atomic import write_atomic
 MAX_PIXELS = 1 << 28
 
 
+def pixel_budget() -> int:
+    """The largest image read, in pixels: :data:`MAX_PIXELS`, or ``$NCODEC_MAX_PIXELS`` when set."""
+    text = os.environ.get("NCODEC_MAX_PIXELS", "")
+    if not text:
+        return MAX_PIXELS
+    if not text.isascii() or not text.isdigit() or int(text) < 1:
+        raise MediaError(f"NCODEC_MAX_PIXELS={text!r}: expected a positive whole number of pixels")
+    return int(text)
+
+
 def read_image(path: str | os.PathLike[str]) -> tuple[torch.Tensor, int]:
     """An image file → ``(x (3, H, W) float32 in [0, 1], channels)`` where ``channels`` (1, 2, 3, 4) is
     what :func:`write_image` restores."""
     path = Path(path)
     if not path.is_file():
         raise MediaError(f"{path}: no such file")
+    budget = pixel_budget()
+    guard = Image.MAX_IMAGE_PIXELS
     try:
+        Image.MAX_IMAGE_PIXELS = None  # our budget below replaces Pillow's bomb guard (89 M pixels)
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as im:
-                if im.width * im.height > MAX_PIXELS:
-                    raise MediaError(f"{path}: {im.width}x{im.height} is larger than {MAX_PIXELS} pixels")
+                if im.width * im.height > budget:
+                    raise MediaError(
+                        f"{path}: {im.width}x{im.height} is more than the budget of {budget} pixels "
+                        "(set NCODEC_MAX_PIXELS to raise it)"
+                    )
                 frames = getattr(im, "n_frames", 1)
                 if frames > 1:
                     raise MediaError(f"{path}: {frames} frames (animated or multi-page); one image only")
@@ -61,6 +77,8 @@ def read_image(path: str | os.PathLike[str]) -> tuple[torch.Tensor, int]:
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError,
             Image.DecompressionBombWarning) as exc:  # fmt: skip
         raise MediaError(f"{path}: cannot read image ({exc})") from exc
+    finally:
+        Image.MAX_IMAGE_PIXELS = guard
     if arr.size == 0 or arr.ndim < 2 or min(arr.shape[:2]) < 1:
         raise MediaError(f"{path}: empty image")
     if mode in ("RGB", "L"):
@@ -88,7 +106,7 @@ def to_pil(x: torch.Tensor, channels: int = 3) -> Image.Image:
     """``(3, H, W)`` in [0, 1] → a Pillow image with the layout ``channels`` asks for."""
     if x.dim() == 4:
         x = x[0]
-    rgb = (x.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    rgb = x.clamp(0, 1).mul_(255).round_().to(torch.uint8).permute(1, 2, 0).numpy()  # one float copy
     if channels in (1, 2):
         grey = np.round(rgb.astype(np.float32).mean(-1)).astype(np.uint8)
         im = Image.fromarray(grey, "L")

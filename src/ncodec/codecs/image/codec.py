@@ -46,6 +46,9 @@ TILE_ABOVE = 1 << 20
 #: transform sees 61 pixels (under 4 latents) around a latent, the synthesis a few latents, so with
 #: these margins tiled and whole-image transforms agree to float rounding, and there are no seams.
 TILE_LATENTS, MARGIN_LATENTS = 48, 6
+#: Context (in their input's positions) the integer networks need around a tile: the hyper-decoder's two
+#: stride-2 5x5 transposed convolutions and 3x3 convolution, the context's 5x5 convolution.
+INT_MARGIN = 3
 
 
 #: Tokens per chunk of a file (a chunk is a band of latent rows, coded and checked independently).
@@ -197,13 +200,28 @@ class ImageCodec(ImageCodecBase):
     def qualities(self) -> int:
         return self.gain_table.shape[0]
 
+    def _large(self, latent_hw: tuple[int, ...]) -> bool:
+        """Whether the transforms run tile by tile for a latent of this size (bounded memory)."""
+        return latent_hw[-2] * latent_hw[-1] * 256 > self.tile_above
+
     def _analysis(self, x: torch.Tensor) -> torch.Tensor:
-        if x.shape[2] * x.shape[3] <= self.tile_above:
-            return self.model.g_a(x)
-        return tiled(self.model.g_a, x, 16, 1, TILE_LATENTS, MARGIN_LATENTS, self.model.cfg.m)
+        """The latent of ``x`` (unpadded: edge-replicated to the model's alignment, tile by tile when
+        large, so no padded copy of a large image is made)."""
+        a = self.model.align
+        size = (-(-x.shape[2] // a) * a, -(-x.shape[3] // a) * a)
+        if not self._large((size[0] // 16, size[1] // 16)):
+            return self.model.g_a(self.pad(x))
+        return tiled(self.model.g_a, x, 16, 1, TILE_LATENTS, MARGIN_LATENTS, self.model.cfg.m, size=size)
+
+    def _integer(self, net: IntegerConvNet, x: torch.Tensor, scale: int, out_ch: int) -> torch.Tensor:
+        """An integer network on ``x``, tile by tile for large latents: its arithmetic is exact, so the
+        tiles (with margins covering its receptive field) give the whole-image output bit for bit."""
+        if not self._large((x.shape[2] * scale, x.shape[3] * scale)):
+            return net(x)
+        return tiled(net, x, 1, scale, max(1, TILE_LATENTS // scale), INT_MARGIN, out_ch)
 
     def _synthesis(self, y: torch.Tensor) -> torch.Tensor:
-        if y.shape[2] * y.shape[3] * 256 <= self.tile_above:
+        if not self._large(y.shape[2:]):
             return self.model.g_s(y)
         return tiled(self.model.g_s, y, 1, 16, TILE_LATENTS, MARGIN_LATENTS, 3)
 
@@ -221,7 +239,12 @@ class ImageCodec(ImageCodecBase):
         if y_hat is not None:
             mask = anchor_mask(*hyper.shape[2:]).bool()
             anchors = (y_hat * self.inv_gain_table[q][None, :, None, None]).masked_fill(~mask, 0.0)
-            delta = self.ep_int(torch.cat([hyper, self.ctx_int(anchors)], 1))
+            m2 = hyper.shape[1]
+
+            def correction(t: torch.Tensor) -> torch.Tensor:
+                return self.ep_int(torch.cat([t[:, :m2], self.ctx_int(t[:, m2:])], 1))
+
+            delta = self._integer(correction, torch.cat([hyper, anchors], 1), 1, m2)
             hyper = torch.where(mask, hyper, hyper + delta)
         scales, means = hyper.chunk(2, 1)
         g = self.gain_table[q][None, :, None, None]
@@ -229,7 +252,8 @@ class ImageCodec(ImageCodecBase):
 
     def _hyper(self, z_tok: np.ndarray) -> torch.Tensor:
         """The integer hyper-decoder's output (the latent's unscaled parameters) from the ``z`` tokens."""
-        return self.h_s_int(self.z_coder.from_tokens(z_tok, self.z_coder._indexes(z_tok.shape, None)))
+        z = self.z_coder.from_tokens(z_tok, self.z_coder._indexes(z_tok.shape, None))
+        return self._integer(self.h_s_int, z, 4, 2 * self.model.cfg.m)
 
     def _tables(
         self, hyper: torch.Tensor, q: int, y_tok: np.ndarray | None = None, y: torch.Tensor | None = None
@@ -270,14 +294,13 @@ class ImageCodec(ImageCodecBase):
                 f"--refine needs the whole image in memory: {x.shape[0]}x{w}x{h} is above "
                 f"{self.tile_above} pixels; encode it without --refine"
             )
-        xp = self.pad(x)
-        y = self._analysis(xp)
+        y = self._analysis(x)
         z = self.model.h_a(y)
         g = self.gain_table[q][None, :, None, None]
         y = y * g
         if refine:
             ig = self.inv_gain_table[q][None, :, None, None]
-            y, z = refine_latents(self.model, xp, y, z, q, g, ig, refine, valid=(int(h), int(w)))
+            y, z = refine_latents(self.model, self.pad(x), y, z, q, g, ig, refine, valid=(int(h), int(w)))
         z_tok, _ = self.z_coder.to_tokens(z)
         idx, means = self._tables(self._hyper(z_tok), q, y=y)
         y_tok, _ = self.y_coder.to_tokens(y, idx, means)
