@@ -88,10 +88,14 @@ def test_tiled_transforms_match_whole_image(codec: ImageCodec, monkeypatch) -> N
     x = CropPool(_photos()[:1], 256, scales=(1,)).batch(1, torch.Generator().manual_seed(3))[0, :, :200, :250]
     whole = codec.encode(x, 2)
     rec_whole = codec.decode(whole)
+    codec_bytes = codec.compress(x, 2)
     monkeypatch.setattr(image_mod, "TILE_LATENTS", 3)  # 48-pixel tiles: many tiles, interior and borders
+    monkeypatch.setattr(image_mod, "BAND_ROWS", 2)  # the tables in bands of 2 latent rows
+    monkeypatch.setattr(image_mod, "BAND_MARGIN", 2)
     monkeypatch.setattr(codec, "tile_above", 0)
     tiles = codec.encode(x, 2)
     rec_tiles = codec.decode(tiles)
+    assert codec.compress(x, 2) == codec_bytes and torch.equal(codec.decompress(codec_bytes), rec_tiles)
     # the margins cover the receptive fields: the same tokens and the same pixels (no seams)
     assert np.array_equal(tiles.y, whole.y) and np.array_equal(tiles.z, whole.z)
     assert float((rec_whole - rec_tiles).abs().max()) < 1e-5

@@ -27,6 +27,16 @@ from ncodec.errors import ShapeError
 
 __all__ = ["CompressaiAdapter"]
 
+#: Elements per block of the token conversions (their int64 temporaries stay within a few tens of MB).
+BLOCK = 1 << 20
+
+
+def _blocks(a: np.ndarray, idx: np.ndarray, out: np.ndarray):
+    """``(a, idx, out)`` flattened and cut into blocks of :data:`BLOCK` elements (``out`` is written)."""
+    fa, fi, fo = a.reshape(-1), idx.reshape(-1), out.reshape(-1)
+    for s in range(0, fa.size, BLOCK):
+        yield fa[s : s + BLOCK], fi[s : s + BLOCK], fo[s : s + BLOCK]
+
 
 class CompressaiAdapter:
     """Codes a compressai entropy model's integer symbols with ncodec (ANS, .ncd container).
@@ -54,6 +64,7 @@ class CompressaiAdapter:
             tables.append(validate_freqs(np.diff(c) << (PRECISION - precision)))
         self.model = model
         self.tables = tuple(tables)
+        self._sizes = np.array([len(t) for t in self.tables], dtype=np.int64)
         self.offsets = offsets.detach().cpu().numpy().reshape(-1).astype(np.int64)
         self.is_bottleneck = hasattr(model, "_get_medians")
 
@@ -92,11 +103,11 @@ class CompressaiAdapter:
             raise ShapeError(f"latents must be (B, C, ...), got {tuple(y.shape)}")
         idx = self._indexes(y.shape, indexes)
         sym = self.model.quantize(y, "symbols", self._means(y.shape, means)).detach().cpu().numpy()
-        sym = sym.astype(np.int64)
-        sizes = np.array([len(t) for t in self.tables], dtype=np.int64)
-        top = sizes[idx] - 1  # escape symbol
-        v = sym - self.offsets[idx]
-        tok = np.where(v < 0, top + (-2 * v - 1), np.where(v >= top, top + 2 * (v - top), v))
+        tok = np.empty(idx.shape, dtype=np.int64)
+        for s, i, out in _blocks(sym, idx, tok):  # a block at a time: bounded temporaries on large latents
+            top = self._sizes[i] - 1  # escape symbol
+            v = s.astype(np.int64) - self.offsets[i]
+            out[...] = np.where(v < 0, top + (-2 * v - 1), np.where(v >= top, top + 2 * (v - top), v))
         return tok, idx
 
     def from_tokens(
@@ -107,12 +118,14 @@ class CompressaiAdapter:
         dtype: torch.dtype = torch.float32,
     ) -> torch.Tensor:
         """Inverse of :meth:`to_tokens`, then compressai's dequantization (``symbol + means``)."""
-        sizes = np.array([len(t) for t in self.tables], dtype=np.int64)
-        top = sizes[idx] - 1
-        r = tokens - top
-        v = np.where(r < 0, tokens, np.where(r % 2 == 1, -(r + 1) // 2, top + r // 2))
-        sym = torch.from_numpy(v + self.offsets[idx])
-        return self.model.dequantize(sym, self._means(tokens.shape, means), dtype)
+        tokens = np.asarray(tokens)
+        idx = np.asarray(idx)
+        sym = np.empty(tokens.shape, dtype=np.int64)
+        for t, i, out in _blocks(tokens, idx, sym):
+            top = self._sizes[i] - 1
+            r = t - top
+            out[...] = np.where(r < 0, t, np.where(r % 2 == 1, -(r + 1) // 2, top + r // 2)) + self.offsets[i]
+        return self.model.dequantize(torch.from_numpy(sym), self._means(tokens.shape, means), dtype)
 
     def prior(self, idx: np.ndarray) -> IndexedTablePrior:
         """The ncodec prior for a given table index array."""

@@ -49,6 +49,9 @@ TILE_LATENTS, MARGIN_LATENTS = 48, 6
 #: Context (in their input's positions) the integer networks need around a tile: the hyper-decoder's two
 #: stride-2 5x5 transposed convolutions and 3x3 convolution, the context's 5x5 convolution.
 INT_MARGIN = 3
+#: Latent rows per band of the table computation on large images, and the rows of context around a band
+#: (the context network's 5x5 window needs 2; both even, so a band keeps its rows' checkerboard parity).
+BAND_ROWS, BAND_MARGIN = 32, 4
 
 
 #: Tokens per chunk of a file (a chunk is a band of latent rows, coded and checked independently).
@@ -261,7 +264,33 @@ class ImageCodec(ImageCodecBase):
         """Table indexes and means of every latent position from the integer hyper-decoder's output
         ``hyper``.  A context model needs the anchors' tokens (``y_tok``, valid at the anchors) or the
         latent ``y`` to quantize them from; without either it returns the anchors' tables (the
-        hyperprior's) everywhere."""
+        hyperprior's) everywhere.
+
+        Large latents are done in bands of rows with margins covering the context's 5x5 window (every
+        step is position-wise or integer-exact, so the bands give the whole-latent result exactly)."""
+        rows = hyper.shape[2]
+        if not self._large(hyper.shape[2:]) or rows <= 2 * BAND_ROWS:
+            return self._tables_whole(hyper, q, y_tok, y)
+        idx, means = None, None
+        for r0 in range(0, rows, BAND_ROWS):  # even starts and margins keep the checkerboard's parity
+            r1 = min(r0 + BAND_ROWS, rows)
+            a, b = max(r0 - BAND_MARGIN, 0), min(r1 + BAND_MARGIN, rows)
+            part_i, part_m = self._tables_whole(
+                hyper[:, :, a:b],
+                q,
+                None if y_tok is None else y_tok[:, :, a:b],
+                None if y is None else y[:, :, a:b],
+            )
+            if idx is None:
+                idx = np.empty((hyper.shape[0], part_i.shape[1], rows, hyper.shape[3]), dtype=part_i.dtype)
+                means = part_m.new_empty(hyper.shape[0], part_m.shape[1], rows, hyper.shape[3])
+            idx[:, :, r0:r1] = part_i[:, :, r0 - a : r1 - a]
+            means[:, :, r0:r1] = part_m[:, :, r0 - a : r1 - a]
+        return idx, means
+
+    def _tables_whole(
+        self, hyper: torch.Tensor, q: int, y_tok: np.ndarray | None = None, y: torch.Tensor | None = None
+    ) -> tuple[np.ndarray, torch.Tensor]:
         scales, means = self._params(hyper, q)
         idx = self.model.gaussian_conditional.build_indexes(scales).numpy()
         if not self.context or (y_tok is None and y is None):
