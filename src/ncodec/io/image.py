@@ -96,17 +96,19 @@ def read_image(path: str | os.PathLike[str]) -> tuple[torch.Tensor, int]:
         raise MediaError(f"{path}: {arr.dtype} samples are not supported (8-bit only)")
     if arr.ndim == 2:
         arr = arr[..., None]
-    x = torch.from_numpy(np.array(arr, copy=True)).permute(2, 0, 1).float().div_(255.0)
+    x = torch.from_numpy(arr.astype(np.float32)).permute(2, 0, 1).div_(255.0)  # no uint8 copy on the way
     if x.shape[0] == 1:
         x = x.expand(3, -1, -1).contiguous()
     return x, channels
 
 
-def to_pil(x: torch.Tensor, channels: int = 3) -> Image.Image:
-    """``(3, H, W)`` in [0, 1] → a Pillow image with the layout ``channels`` asks for."""
+def to_pil(x: torch.Tensor, channels: int = 3, consume: bool = False) -> Image.Image:
+    """``(3, H, W)`` in [0, 1] → a Pillow image with the layout ``channels`` asks for.  With ``consume``
+    the conversion works in ``x`` itself (no float copy of a large image; ``x`` is overwritten)."""
     if x.dim() == 4:
         x = x[0]
-    rgb = x.clamp(0, 1).mul_(255).round_().to(torch.uint8).permute(1, 2, 0).numpy()  # one float copy
+    x = x.clamp_(0, 1) if consume else x.clamp(0, 1)
+    rgb = x.mul_(255).round_().to(torch.uint8).permute(1, 2, 0).numpy()
     if channels in (1, 2):
         grey = np.round(rgb.astype(np.float32).mean(-1)).astype(np.uint8)
         im = Image.fromarray(grey, "L")

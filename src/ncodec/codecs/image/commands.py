@@ -74,7 +74,7 @@ class ImageCommands:
         codec = load(args.model) if args.model else load(header.codec, allow_path=False)
         t0 = time.perf_counter()
         x = codec.decompress(data)
-        save_image(out, to_pil(x[0], header.media.channels or 3), force=args.force)
+        save_image(out, to_pil(x[0], header.media.channels or 3, consume=True), force=args.force)
         took = time.perf_counter() - t0
         print(f"{args.input} -> {out}: {x.shape[3]}x{x.shape[2]} ({codec.name}, {took:.2f} s)")
         return 0
