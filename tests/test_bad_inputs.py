@@ -215,3 +215,25 @@ def test_pixel_budget_names_its_limit_and_how_to_raise_it(tmp_path: Path, monkey
     assert "budget of 1000 pixels" in err and "NCODEC_MAX_PIXELS" in err and not (tmp_path / "o.ncd").exists()
     monkeypatch.setenv("NCODEC_MAX_PIXELS", "60000")  # raised: the same image codes
     assert main(["encode", str(photo), str(tmp_path / "o.ncd"), *M]) == 0
+
+
+def test_damaged_jpeg_data_is_refused(tmp_path: Path, capsys) -> None:
+    """Pillow decodes a JPEG with damaged entropy-coded data without a word; libjpeg's warning is caught."""
+    import random
+
+    good = tmp_path / "good.jpg"
+    Image.open(sample_photo()).convert("RGB").save(good, quality=90)
+    data = bytearray(good.read_bytes())
+    rng = random.Random(1)
+    for _ in range(3):  # three bit flips in the scan data: libjpeg warns "extraneous bytes before marker"
+        i = rng.randrange(len(data) // 3, len(data) - 10)
+        data[i] ^= 1 << rng.randrange(8)
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(bytes(data))
+    from ncodec.io import read_image
+
+    assert read_image(good)[0].shape == (3, 256, 384)  # an intact JPEG is read as before
+    assert main(["encode", str(bad), str(tmp_path / "o.ncd"), *M]) == 2
+    err = capsys.readouterr().err
+    assert "damaged JPEG data (Corrupt JPEG data" in err and "Traceback" not in err
+    assert not (tmp_path / "o.ncd").exists()

@@ -17,6 +17,7 @@ file is replaced only with ``force=True``: an interrupted or failed run leaves n
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 from pathlib import Path
 
@@ -29,6 +30,33 @@ from ncodec.io.atomic import write_atomic
 
 #: Largest image accepted, in pixels (beyond this Pillow's decompression-bomb guard also fires).
 MAX_PIXELS = 1 << 28
+
+
+def _check_jpeg(path: Path) -> None:
+    """Refuse a JPEG whose entropy-coded data is damaged.  Pillow decodes such files without a word;
+    libjpeg only prints "Corrupt JPEG data" on the process's stderr, so the file is decoded once more
+    through torchvision's libjpeg with that stream captured."""
+    import tempfile
+
+    from torchvision.io import decode_jpeg
+
+    data = torch.frombuffer(bytearray(path.read_bytes()), dtype=torch.uint8)
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            decode_jpeg(data)
+        except RuntimeError:
+            pass  # a JPEG variant torchvision does not decode but Pillow did: nothing learned
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        log.seek(0)
+        text = log.read().decode(errors="replace")
+    lines = [line for line in text.splitlines() if "Corrupt JPEG data" in line]
+    if lines:
+        raise MediaError(f"{path}: damaged JPEG data ({lines[0].strip()}); re-save it from a good copy")
 
 
 def pixel_budget() -> int:
@@ -65,6 +93,8 @@ def read_image(path: str | os.PathLike[str]) -> tuple[torch.Tensor, int]:
                 if any(";16" in str(t.args) for t in im.tile):  # Pillow would read it as 8-bit
                     raise MediaError(f"{path}: 16-bit samples are not supported (8-bit only)")
                 im.load()
+                if im.format == "JPEG":
+                    _check_jpeg(path)
                 mode = im.mode
                 if mode == "P":
                     if "transparency" in im.info:
