@@ -57,9 +57,11 @@ class ImageCodecBase(Codec):
         if min(x.shape[2:]) < 1 or max(x.shape[2:]) > MAX_SIDE:
             raise MediaError(f"image size {x.shape[3]}x{x.shape[2]} outside 1..{MAX_SIDE} pixels per side")
         x = x.float()
-        if not bool(torch.isfinite(x).all()):
-            raise ShapeError("the image contains NaN or Inf values")
-        lo, hi = float(x.min()), float(x.max())
+        lo, hi = 0.0, 1.0
+        for band in x.split(64, dim=2):  # bands of rows: bounded temporaries on large images
+            if not bool(torch.isfinite(band).all()):
+                raise ShapeError("the image contains NaN or Inf values")
+            lo, hi = min(lo, float(band.min())), max(hi, float(band.max()))
         if lo < 0 or hi > 1:
             raise ShapeError(f"image values must lie in [0, 1], got {lo:.4g}..{hi:.4g}")
         return x

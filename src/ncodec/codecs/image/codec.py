@@ -356,9 +356,15 @@ class ImageCodec(ImageCodecBase):
 
     def _reconstruct(self, tokens: ImageTokens, q: int, idx: np.ndarray, means: torch.Tensor) -> torch.Tensor:
         """Tokens and their tables (from :meth:`_tables`) → images."""
-        y_hat = self.y_coder.from_tokens(tokens.y, idx, means) * self.inv_gain_table[q][None, :, None, None]
+        return self._pixels(self._latent(tokens.y, q, idx, means), tokens.height, tokens.width)
+
+    def _latent(self, y_tok: np.ndarray, q: int, idx: np.ndarray, means: torch.Tensor) -> torch.Tensor:
+        """The dequantized, unscaled latent the synthesis transform takes."""
+        return self.y_coder.from_tokens(y_tok, idx, means) * self.inv_gain_table[q][None, :, None, None]
+
+    def _pixels(self, y_hat: torch.Tensor, height: int, width: int) -> torch.Tensor:
         x = self._synthesis(y_hat).clamp_(0, 1)
-        return x[:, :, : tokens.height, : tokens.width]
+        return x[:, :, :height, :width]
 
     # ---------------------------------------------------------------------------------------- bytes
     def compress(self, x: torch.Tensor, quality: int, channels: int = 3, refine: int = 0) -> bytes:
@@ -414,8 +420,11 @@ class ImageCodec(ImageCodecBase):
     @torch.no_grad()
     def decompress(self, data: bytes) -> torch.Tensor:
         """A .ncd file of this codec → images ``(B, 3, H, W)`` in [0, 1]."""
-        tokens, tables = self._decompress(data)
-        return self._reconstruct(tokens, tokens.quality, *tables)
+        tokens, (idx, means) = self._decompress(data)
+        y_hat = self._latent(tokens.y, tokens.quality, idx, means)
+        size = tokens.height, tokens.width
+        del tokens, idx, means  # the latent is all the synthesis needs: a large image keeps less alive
+        return self._pixels(y_hat, *size)
 
     @torch.no_grad()
     def decompress_tokens(self, data: bytes) -> ImageTokens:
