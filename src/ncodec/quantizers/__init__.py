@@ -16,6 +16,7 @@ from typing import Any
 from ncodec.quantizers.base import CodebookUsage, Quantizer, QuantizerOutput
 from ncodec.quantizers.binary import BSQ, LFQ
 from ncodec.quantizers.fsq import FSQ
+from ncodec.quantizers.rfsq import ResidualFSQ
 from ncodec.quantizers.rvq import GRVQ, RVQ
 from ncodec.quantizers.vq import VQ, kmeans, rotate_to
 
@@ -26,6 +27,7 @@ QUANTIZERS: dict[str, type[Quantizer]] = {
     "FSQ": FSQ,
     "BSQ": BSQ,
     "LFQ": LFQ,
+    "ResidualFSQ": ResidualFSQ,
 }
 
 
@@ -46,6 +48,7 @@ __all__ = [
     "QUANTIZERS",
     "RVQ",
     "VQ",
+    "ResidualFSQ",
     "CodebookUsage",
     "Quantizer",
     "QuantizerOutput",
