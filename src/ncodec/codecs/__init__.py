@@ -6,10 +6,10 @@ io and the weights digest), ``header`` (``.ncd`` header checks), ``cards`` (mode
 ``integer_nets`` (bit-exact 1-D/2-D/3-D convolution nets for the entropy path), ``layers`` (gain
 units), ``tiling`` (tiles and chunks), ``tokens`` (the token-model codec with integer priors),
 ``train`` (the resumable, ``torchrun``-ready trainer) and ``commands`` (``ncodec encode/decode/demo/
-models``).  Media: ``image`` (today); audio and video register the same way.
+models``).  Media: ``image`` and ``audio``; video registers the same way.
 """
 
-from ncodec.codecs import image  # noqa: F401  (registers the image medium; networks load lazily)
+from ncodec.codecs import audio, image  # noqa: F401  (register the media; networks load lazily)
 from ncodec.codecs.base import Codec
 from ncodec.codecs.registry import load
 

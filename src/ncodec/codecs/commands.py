@@ -70,17 +70,36 @@ def _cmd_decode(args: argparse.Namespace) -> int:
     kind = header.media.kind
     entry = media_entry(kind)
     if entry is None or entry.commands is None:
-        raise NcodecError(f"{args.input}: holds {kind} tokens, not an image")
+        raise NcodecError(f"{args.input}: holds {kind} tokens; no {kind} codec is installed")
     return entry.commands.decode(args, out, data, header)
 
 
+def _model_media(model: str) -> str:
+    from ncodec.codecs.registry import config_media, resolve
+
+    _, path = resolve(model)
+    return config_media(model_card(path)["config"])
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
-    model = args.model or default_model("image")
-    if args.quantizers or model is None:
-        if model is None and not args.quantizers:
-            print("(no image model is shipped yet: showing the quantizers; pass --model FILE for the codec)")
+    if args.quantizers:
         return quantizer_demo(args)
-    return _handler("image", "demo").demo(args, model)
+    if args.model:  # one model: the demo of its medium
+        media = _model_media(args.model)
+        return _handler(media, "demo").demo(args, args.model)
+    runs = [(m, default_model(m)) for m in ("image", "audio") if default_model(m) is not None]
+    if getattr(args, "image", None):
+        runs = [r for r in runs if r[0] == "image"]
+    elif getattr(args, "audio", None):
+        runs = [r for r in runs if r[0] == "audio"]
+    if not runs:
+        print("(no model is shipped yet: showing the quantizers; pass --model FILE for the codec)")
+        return quantizer_demo(args)
+    for media, model in runs:
+        status = _handler(media, "demo").demo(args, model)
+        if status:
+            return status
+    return 0
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
@@ -98,7 +117,7 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("encode", help="encode an image file to .ncd")
+    p = sub.add_parser("encode", help="encode an image or audio file to .ncd (its kind picks the codec)")
     p.add_argument("input")
     p.add_argument("output")
     p.add_argument("--model", help="shipped model name or a weights .safetensors file")
@@ -109,16 +128,22 @@ def register(sub: argparse._SubParsersAction) -> None:
             commands.add_encode_arguments(p)
     p.add_argument("--force", action="store_true", help="overwrite the output file")
     p.set_defaults(func=_cmd_encode)
-    p = sub.add_parser("decode", help="decode a .ncd file to an image (format from the output's extension)")
+    p = sub.add_parser("decode", help="decode a .ncd file to an image or audio file (format: the suffix)")
     p.add_argument("input")
     p.add_argument("output")
     p.add_argument("--model", help="weights to decode with (default: the model the file names)")
     p.add_argument("--force", action="store_true", help="overwrite the output file")
+    for media in registered_media():
+        commands = media_entry(media).commands
+        if commands is not None and hasattr(commands, "add_decode_arguments"):
+            commands.add_decode_arguments(p)
     p.set_defaults(func=_cmd_decode)
-    p = sub.add_parser("demo", help="the bundled sample photo -> .ncd -> PNG, with bpp and PSNR")
+    p = sub.add_parser("demo", help="the bundled photo and speech clip -> .ncd -> PNG/WAV, rate and quality")
     p.add_argument("--model", help="shipped model name or weights file (default: the default shipped model)")
     p.add_argument("--quality", type=int, help="rate point (default: highest)")
     p.add_argument("--image", help="an image file instead of the bundled sample")
+    p.add_argument("--audio", help="an audio file instead of the bundled speech clip")
+    p.add_argument("--bitrate", type=float, metavar="KBPS", help="audio: rate point at or below KBPS")
     p.add_argument("--out", default="ncodec-demo", help="folder for the .ncd and the decoded PNG")
     p.add_argument("--force", action="store_true", help="overwrite earlier demo outputs")
     p.add_argument(

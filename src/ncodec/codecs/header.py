@@ -12,12 +12,13 @@ _QUALITY = re.compile(r"0|[1-9][0-9]*")
 
 
 def check_header(
-    data: bytes, name: str, digest: bytes, *, media: str, qualities: int | None = None
+    data: bytes, name: str, digest: bytes, *, media: str, qualities: int | None = None, strict: bool = True
 ) -> tuple[NcdHeader, int | None]:
     """Parse a file's header and check that it belongs to codec ``name`` with weights ``digest`` and
     holds ``media``; with ``qualities``, also read the ``quality`` field (ASCII digits, below
-    ``qualities``).  Returns the header and the quality (``None`` without ``qualities``)."""
-    h = parse(data, strict=True).header
+    ``qualities``).  Returns the header and the quality (``None`` without ``qualities``).
+    ``strict=False`` checks the header alone and leaves damaged chunks to the caller."""
+    h = parse(data, strict=strict).header
     if h.codec != name:
         raise FormatError(f"unknown codec '{h.codec}' (this decoder is '{name}')")
     if h.weights_hash != digest:

@@ -147,13 +147,18 @@ class TokenCodec(Codec):
         return static if kind == "static" else AdaptiveContextPrior(static.alphabet, init=static)
 
     # ------------------------------------------------------------------------------------------ bytes
-    def compress_tokens(self, t: Tokens, prior: str = "adaptive", **media: Any) -> bytes:
-        """Tokens (from :meth:`encode`) → a complete .ncd file: the entropy path alone, exact."""
+    def compress_tokens(
+        self, t: Tokens, prior: str = "adaptive", *, chunk_len: int | None = None,
+        extra: Iterable[tuple[str, str]] = (), **media: Any,
+    ) -> bytes:  # fmt: skip
+        """Tokens (from :meth:`encode`) → a complete .ncd file: the entropy path alone, exact.
+        ``chunk_len`` splits the first token axis into independent chunks; ``extra`` adds header fields."""
         self.check_quality(t.quality)
         return compress(
             t.tokens, self.prior(t.quality, prior), codec=self.name, weights_hash=self.digest,
             media=self._media_info(t, **media), quantizer=self.model.quantizer_name,
-            token_form=self.model.token_form, prior_name=prior, extra=[("quality", str(t.quality))],
+            token_form=self.model.token_form, prior_name=prior, chunk_len=chunk_len,
+            extra=[("quality", str(t.quality)), *extra],
         )  # fmt: skip
 
     def decompress_tokens(self, data: bytes) -> Tokens:

@@ -147,6 +147,15 @@ def _info(args: argparse.Namespace) -> int:
             f"rate={m['sample_rate']} "
             f"fps={m['frame_rate'][0]}/{m['frame_rate'][1]} length={m['length']} padding={m['padding']}"
         )
+        if m["kind"] == "audio" and m["sample_rate"] > 0 and m["length"] > 0:
+            secs = m["length"] / m["sample_rate"]
+            fr = m["frame_rate"][0] / m["frame_rate"][1] if m["frame_rate"][1] else 0
+            per_chunk = rep["sections"][0]["chunk_length"] / fr if fr and rep["sections"] else 0
+            print(
+                f"  audio       {secs:.3f} s, {m['sample_rate']} Hz, {m['channels']} ch, "
+                f"{8 * rep['bytes'] / secs / 1000:.3f} kbps, {fr:g} token frames/s, "
+                f"{len(rep['chunks'])} chunks of {per_chunk:g} s"
+            )
         for i, sr in enumerate(rep["sections"]):
             tag = f"  [section {i}]" if len(rep["sections"]) > 1 else ""
             alphabet = sr["alphabet"] or "from the prior's tables"

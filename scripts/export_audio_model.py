@@ -1,0 +1,111 @@
+#!/usr/bin/env python
+"""Export an audio training checkpoint as a shipped model: weights, fitted integer priors, card.
+
+    python scripts/export_audio_model.py runs/speech-rvq/last.pt \
+        src/ncodec/weights/audio-speech-rvq-v1.safetensors
+
+The static per-stage tables are fitted on the token counts of training clips (the cache the training
+used; never the evaluation set).  The card records the recipe from the checkpoint's configuration,
+parameters, MACs per second of audio, the rate ladder and, with ``--rd JSON``, the RD points.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ncodec.codecs.audio.codec import AudioCodec
+from ncodec.codecs.audio.train import build_cache, load_checkpoint_model
+
+
+def macs_per_second(model) -> dict[str, float]:
+    """Multiply-accumulates per second of audio of the encoder and the decoder (conv and linear layers)."""
+    counts = {"encoder": 0, "decoder": 0}
+    hooks = []
+    for part in ("encoder", "decoder"):
+        for m in getattr(model, part).modules():
+            if isinstance(m, (torch.nn.Conv1d, torch.nn.Linear)):
+
+                def hook(mod, inp, out, part=part):
+                    if isinstance(mod, torch.nn.Conv1d):
+                        k = mod.kernel_size[0] * mod.in_channels // mod.groups
+                        counts[part] += out.numel() * k
+                    else:
+                        counts[part] += out.numel() * mod.in_features
+
+                hooks.append(m.register_forward_hook(hook))
+    sr = model.cfg.sample_rate
+    x = torch.zeros(1, sr)
+    with torch.no_grad():
+        z = model.encoder(x)
+        model.decoder(z)
+    for h in hooks:
+        h.remove()
+    return {k: float(v) for k, v in counts.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("checkpoint")
+    ap.add_argument("out")
+    ap.add_argument("--name", help="model name (default: the output's stem)")
+    ap.add_argument("--clips", type=int, default=300, help="training clips the priors are fitted on")
+    ap.add_argument("--rd", help="RD JSON (ncodec bench rd) whose points of this model go on the card")
+    ap.add_argument("--note", default="", help="free text for the card")
+    a = ap.parse_args(argv)
+    state = torch.load(a.checkpoint, map_location="cpu", weights_only=False)
+    model = load_checkpoint_model(a.checkpoint)
+    name = a.name or Path(a.out).stem
+    codec = AudioCodec(model, name)
+    cfg = state["config"]
+    train, _ = build_cache(cfg["category"], model.cfg.sample_rate, cfg.get("data_root") or None)
+    rng = np.random.default_rng(0)
+    picks = rng.choice(len(train), size=min(a.clips, len(train)), replace=False)
+    codec.fit_priors_from(train[i].astype(np.float32) / 32768.0 for i in sorted(picks))
+    macs = macs_per_second(model)
+    card = {
+        "task": f"{cfg['category']} audio, {model.cfg.sample_rate} Hz, {model.cfg.channels}",
+        "bottleneck": model.cfg.bottleneck,
+        "recipe": {
+            k: cfg[k]
+            for k in (
+                "steps",
+                "batch",
+                "seconds",
+                "lr",
+                "schedule",
+                "spec_weight",
+                "mag_weight",
+                "mel_windows",
+                "gain_db",
+            )
+            if k in cfg
+        },  # fmt: skip
+        "steps": int(state["step"]),
+        "data": f"DATA.md {cfg['category']} training sources (manifest train split, minus the 1/32 held out)",
+        "priors": f"static per-stage tables from {len(picks)} training clips",
+        "parameters": int(sum(p.numel() for p in model.parameters())),
+        "macs_per_second": macs,
+        "frame_rate_hz": codec.frame_rate,
+        "latency_ms": codec.latency_ms,
+        "ladder_kbps_nominal": [round(codec.nominal_kbps(q), 3) for q in range(codec.qualities)],
+        "stages": list(model.cfg.ladder),
+    }
+    if a.note:
+        card["note"] = a.note
+    if a.rd:
+        doc = json.loads(Path(a.rd).read_text())
+        card["rd"] = [r for r in doc.get("curves", {}).get(name, [])]
+    codec.save(a.out, card=card)
+    print(f"{a.out}: {name}, {card['parameters']} parameters, "
+          f"{(macs['encoder'] + macs['decoder']) / 1e6:.0f} M MACs per second of audio")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
