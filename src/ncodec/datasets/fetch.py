@@ -304,6 +304,32 @@ def fetch(
     return write_manifests(base, records)
 
 
+#: Classical codec tools fetched like the data (``--tools``): package -> members kept.
+TOOLS = {
+    "codec2": ("usr/bin/c2enc", "usr/bin/c2dec"),
+    "libcodec2-1.0": ("usr/lib/*/libcodec2.so*",),
+}
+
+
+def tools_dir(root: str | os.PathLike[str] | None = None) -> Path:
+    """Where ``--tools`` puts the anchors' programs (``DATA/tools/codec2``)."""
+    return data_root(root) / "tools" / "codec2"
+
+
+def fetch_tools(root: str | os.PathLike[str] | None = None) -> Path:
+    """Download Debian's ``codec2`` and ``libcodec2-1.0`` and extract c2enc, c2dec and the library."""
+    dest = tools_dir(root)
+    downloads = data_root(root) / "downloads"
+    downloads.mkdir(parents=True, exist_ok=True)
+    for package, patterns in TOOLS.items():
+        n = _extract_deb(_download_deb(package, downloads), patterns, dest)
+        if n == 0:
+            raise FetchError(f"{package}: none of {patterns} in the package")
+    for exe in ("c2enc", "c2dec"):
+        (dest / "usr" / "bin" / exe).chmod(0o755)
+    return dest
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point (``scripts/fetch_data.py``)."""
     parser = argparse.ArgumentParser(description="Fetch ncodec's real-media train/eval data (see DATA.md).")
@@ -311,7 +337,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--split", choices=["train", "eval", "all"], default="all")
     parser.add_argument("--category", help="comma list of image,speech,music,video (default: all)")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--tools", action="store_true", help="fetch only the Codec2 anchor's c2enc/c2dec")
     args = parser.parse_args(argv)
+    if args.tools:
+        try:
+            print(f"codec2 tools -> {fetch_tools(args.root)}")
+        except NcodecError as exc:
+            print(f"fetch_data: error: {exc}", file=sys.stderr)
+            return 2
+        return 0
     splits = ("train", "eval") if args.split == "all" else (args.split,)
     cats = args.category.split(",") if args.category else None
     if cats and not set(cats) <= {"image", "speech", "music", "video"}:

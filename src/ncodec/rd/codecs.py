@@ -157,6 +157,10 @@ def _ncodec_model(name: str) -> RDCodec | None:
     if not (base.endswith(".safetensors") or base in available_models()):
         return None
     codec = load(base)
+    if codec.media == "audio":
+        if refine:
+            raise NcodecError(f"{name}: @refine= is for image hyperprior models")
+        return AudioModelAdapter(codec)
     if refine and "refine" not in codec.compress_options:
         raise NcodecError(f"{name}: @refine= is for hyperprior models")
     label = codec.name + (f"@refine={refine}" if refine else "")
@@ -172,7 +176,7 @@ def _ncodec_model(name: str) -> RDCodec | None:
 
 def _load_builtin() -> None:
     # Importing the anchor modules registers them (once).
-    from ncodec.rd import anchors_audio, anchors_image, anchors_video  # noqa: F401
+    from ncodec.rd import anchors_audio, anchors_codec2, anchors_image, anchors_video  # noqa: F401
 
 
 class ImageModelAdapter:
@@ -209,6 +213,35 @@ class ImageModelAdapter:
         if y.ndim == 4:
             y = y[0]
         rec = (y.clamp(0, 1) * 255.0).round().to(torch.uint8).permute(1, 2, 0).numpy()
+        if rec.shape != item.data.shape:
+            raise NcodecError(f"{self.name}: reconstruction {rec.shape} differs from input {item.data.shape}")
+        return len(data), rec
+
+
+class AudioModelAdapter:
+    """An ncodec audio codec over its quality ladder: ``compress`` of the item (its own rate and channels)
+    into a complete ``.ncd`` file, ``decompress`` back."""
+
+    media = "audio"
+    point_label = "quality"
+    point_integer = True
+
+    def __init__(self, codec: Any, prior: str = "static") -> None:
+        self.codec, self.prior = codec, prior
+        self.name = codec.name
+        self.rate_points = list(range(codec.qualities))
+        self.point_range = (0, codec.qualities - 1)
+        self.config = f"ncodec:{codec.name}:{codec.digest.hex()[:16]}:ncd{FORMAT_VERSION}:{prior}"
+
+    def encode_decode(self, item: Item, point: float) -> tuple[int, np.ndarray]:
+        if item.sample_rate is None:
+            raise NcodecError(f"{item.id}: audio item without a sample rate")
+        with torch.no_grad():
+            data = self.codec.compress(
+                item.data.T, int(point), sample_rate=item.sample_rate, prior=self.prior
+            )
+            y = self.codec.decompress(data)
+        rec = y[0].numpy().T.astype(np.float32)
         if rec.shape != item.data.shape:
             raise NcodecError(f"{self.name}: reconstruction {rec.shape} differs from input {item.data.shape}")
         return len(data), rec
