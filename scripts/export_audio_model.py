@@ -68,7 +68,20 @@ def main(argv: list[str] | None = None) -> int:
     picks = rng.choice(len(train), size=min(a.clips, len(train)), replace=False)
     codec.fit_priors_from(train[i].astype(np.float32) / 32768.0 for i in sorted(picks))
     macs = macs_per_second(model)
+    mc = model.cfg
+    if mc.bottleneck == "rvq":
+        bottleneck = f"RVQ ({mc.codebook_size} codes per stage, EMA, k-means init, dead-code restart)"
+    else:
+        bottleneck = f"residual FSQ ({'x'.join(map(str, mc.levels))} levels per stage)"
+    lo, hi = codec.nominal_kbps(0), codec.nominal_kbps(codec.qualities - 1)
     card = {
+        "summary": (
+            f"Causal STFT-domain {cfg['category']} codec ({mc.sample_rate // 1000} kHz, {mc.channels}): "
+            f"ConvNeXt encoder on the compressed complex spectrum, {mc.n_q}-stage {bottleneck} with "
+            f"quantizer dropout, iSTFT-head decoder; {len(mc.ladder)} rates {lo:g}-{hi:g} kbps nominal "
+            f"from one network; {codec.latency_ms:g} ms algorithmic latency"
+        ),
+        "training_steps": int(state["step"]),
         "task": f"{cfg['category']} audio, {model.cfg.sample_rate} Hz, {model.cfg.channels}",
         "bottleneck": model.cfg.bottleneck,
         "recipe": {
@@ -86,7 +99,6 @@ def main(argv: list[str] | None = None) -> int:
             )
             if k in cfg
         },  # fmt: skip
-        "steps": int(state["step"]),
         "data": f"DATA.md {cfg['category']} training sources (manifest train split, minus the 1/32 held out)",
         "priors": f"static per-stage tables from {len(picks)} training clips",
         "parameters": int(sum(p.numel() for p in model.parameters())),
@@ -99,8 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     if a.note:
         card["note"] = a.note
     if a.rd:
-        doc = json.loads(Path(a.rd).read_text())
-        card["rd"] = [r for r in doc.get("curves", {}).get(name, [])]
+        from ncodec.rd.cards import rd_summary
+
+        card["rd_eval"] = rd_summary(json.loads(Path(a.rd).read_text()), name)
     codec.save(a.out, card=card)
     print(f"{a.out}: {name}, {card['parameters']} parameters, "
           f"{(macs['encoder'] + macs['decoder']) / 1e6:.0f} M MACs per second of audio")  # fmt: skip

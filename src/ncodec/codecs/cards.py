@@ -38,7 +38,8 @@ def describe_model(name: str, path: Path, meta: dict[str, Any], default: bool = 
     card = meta.get("card", {})
     cfg = meta["config"]
     lines = [f"{name}{' (default)' if default else ''}: {card.get('summary', '')}"]
-    line = f"  {cfg.get('bottleneck')}, {len(cfg.get('lambdas', []))} qualities"
+    qualities = len(cfg.get("lambdas") or cfg.get("ladder") or [])
+    line = f"  {cfg.get('bottleneck')}, {qualities} qualities"
     if "parameters" in card:
         line += f", {card['parameters'] / 1e6:.2f} M parameters"
     line += f", {path.stat().st_size / 1e6:.1f} MB"
@@ -46,7 +47,22 @@ def describe_model(name: str, path: Path, meta: dict[str, Any], default: bool = 
         line += f", {card['training_steps']} training steps"
     lines.append(line)
     rd = card.get("rd_eval")
-    if rd:
+    if rd and cfg.get("media") == "audio":
+        pts = rd["points"]
+        bd = rd.get("bd_rate_percent_vs", {})
+        vs = ", ".join(
+            f"{v['mel_distance']:+.1f}% vs {c}"
+            for c, v in bd.items()
+            if v and v.get("mel_distance") is not None
+        )
+        pesq = [p["pesq"] for p in pts if p.get("pesq") is not None]
+        lines.append(
+            f"  eval ({rd['items']} clips): {pts[0]['kbps']:.2f}-{pts[-1]['kbps']:.2f} kbps, mel distance "
+            f"{pts[0]['mel_distance']:.2f}-{pts[-1]['mel_distance']:.2f}"
+            + (f", PESQ {pesq[0]:.2f}-{pesq[-1]:.2f}" if pesq else "")
+            + (f"; BD-rate (mel) {vs}" if vs else "")
+        )
+    elif rd:
         pts = rd["points"]
         bd = rd.get("bd_rate_percent_vs", {})
         vs = ", ".join(f"{v['psnr']:+.1f}% vs {c}" for c, v in bd.items() if v and v.get("psnr") is not None)

@@ -11,7 +11,12 @@ def rd_summary(doc: dict, codec: str) -> dict:
     ``ncodec bench rd`` JSON document."""
     if codec not in doc["curves"]:
         raise NcodecError(f"{codec!r} is not in the RD results (curves: {', '.join(doc['curves'])})")
-    keys = ("point", "bpp", "psnr", "ms_ssim_db", "psnr_y")
+    media = doc.get("media", "image")
+    keys = (
+        ("point", "kbps", "pesq", "stoi", "mel_distance", "si_sdr")
+        if media == "audio"
+        else ("point", "bpp", "psnr", "ms_ssim_db", "psnr_y")
+    )
     return {
         "input": doc["input"],
         "items": len(doc["items"]),
@@ -19,7 +24,7 @@ def rd_summary(doc: dict, codec: str) -> dict:
         "points": [{k: p[k] for k in keys if k in p} for p in doc["curves"][codec]],
         # BD-rate (%) of the model against every other codec of the run, per metric
         "bd_rate_percent_vs": {
-            other: bd_table({codec: doc["curves"][codec], other: doc["curves"][other]}, other, "image")[codec]
+            other: bd_table({codec: doc["curves"][codec], other: doc["curves"][other]}, other, media)[codec]
             for other in doc["curves"]
             if other != codec
         },
