@@ -190,46 +190,31 @@ class AudioCodec(TokenCodec):
         p = self._period(rate)
         return (-(-model_start // p) * p) * rate // self.sample_rate
 
+    def stream_decoder(
+        self, sample_rate: int, channels: int = 1, *, begin: int = 0, end: int | None = None,
+        context: np.ndarray | None = None, model_start: int = 0, start_frame: int = 0,
+    ) -> AudioStreamDecoder:  # fmt: skip
+        """A streaming decoder: feed token blocks ``(rows, S, t)``, get samples ``[n, channels]`` at
+        ``sample_rate`` (see :class:`AudioStreamDecoder`)."""
+        return AudioStreamDecoder(self, sample_rate, channels, begin, end, context, model_start, start_frame)
+
     def iter_decode(
         self, chunks: Iterable[np.ndarray], rate: int, channels: int, begin: int, end: int,
-        context: np.ndarray | None = None, model_start: int = 0,
+        context: np.ndarray | None = None, model_start: int = 0, start_frame: int = 0,
     ) -> Iterator[np.ndarray]:  # fmt: skip
         """Token blocks ``(rows, S, t)`` of one item, in order, → blocks ``[n, channels]`` holding the
-        output samples ``[begin, end)`` at ``rate``.  ``model_start`` is the model-rate sample the decoder's
-        first emitted sample stands for (0 from the start of a file; see :class:`StreamDecoder`)."""
-        dec = StreamDecoder(self.model, context)
-        resamplers = [BlockResampler(self.sample_rate, rate) for _ in range(self._rows(channels))]
-        p = self._period(rate)
-        drop_model = -(-model_start // p) * p - model_start  # align the resampling grid
-        skip = begin - self._out_start(model_start, rate)
-        if skip < 0:
-            raise RuntimeError("decoding starts after the first sample asked for")
-        left = end - begin
-
-        def out(y: np.ndarray, flush: bool = False) -> Iterator[np.ndarray]:
-            nonlocal left, skip, drop_model
-            if drop_model and y.shape[-1]:
-                k = min(drop_model, y.shape[-1])
-                y, drop_model = y[..., k:], drop_model - k
-            parts = [r.feed(row) for r, row in zip(resamplers, y, strict=True)]
-            if flush:
-                parts = [np.concatenate([a, r.flush()]) for a, r in zip(parts, resamplers, strict=True)]
-            rs = np.stack(parts, axis=1)
-            if skip:
-                k = min(skip, rs.shape[0])
-                rs, skip = rs[k:], skip - k
-            rs = rs[:left]
-            left -= rs.shape[0]
-            if rs.shape[0]:
-                yield rs if rs.shape[1] == channels else np.repeat(rs, channels, axis=1)
-
-        rows = self._rows(channels)
+        output samples ``[begin, end)`` at ``rate``."""
+        dec = self.stream_decoder(rate, channels, begin=begin, end=end, context=context,
+                                  model_start=model_start, start_frame=start_frame)  # fmt: skip
         for tok in chunks:
-            yield from out(dec.feed(tok))
-            if left <= 0:
+            y = dec.feed(tok)
+            if y.shape[0]:
+                yield y
+            if dec.done:
                 return
-        empty = np.zeros((rows, 0, 0), np.int64) if dec.pending is None else dec.pending[..., :0]
-        yield from out(dec.feed(empty, final=True), flush=True)
+        y = dec.flush()
+        if y.shape[0]:
+            yield y
 
     def decode_rows(self, tokens: np.ndarray, rate: int, channels: int, length: int) -> np.ndarray:
         """The tokens ``(rows, S, T)`` of one item → float32 ``[length, channels]`` at ``rate``."""
@@ -370,7 +355,7 @@ class AudioCodec(TokenCodec):
             if stop <= begin:
                 continue
             blocks = list(self.iter_decode([t.tokens[:, :, a:b]], rate, t.channels, begin, stop,
-                                           model_start=a * fs))  # fmt: skip
+                                           model_start=a * fs, start_frame=a))  # fmt: skip
             y = np.concatenate(blocks, axis=0)
             out[begin : begin + y.shape[0]] = y
         return torch.from_numpy(np.ascontiguousarray(out.T))[None]
@@ -414,7 +399,10 @@ class AudioCodec(TokenCodec):
                 for k in range(k0, len(r.entries)):
                     yield r.read_chunk(k, prior)
 
-            yield from self.iter_decode(chunks(), rate, channels, a, b, context=ctx, model_start=model_start)
+            yield from self.iter_decode(
+                chunks(), rate, channels, a, b, context=ctx, model_start=model_start,
+                start_frame=k0 * CHUNK_FRAMES,
+            )
 
     # ------------------------------------------------------------------------------------------ priors
     @torch.no_grad()
@@ -447,6 +435,66 @@ def _head_bytes(r: NcdReader) -> bytes:
     """The header bytes of an open file (what check_file needs)."""
     r._f.seek(0)
     return r._f.read(r.chunks_start)
+
+
+class AudioStreamDecoder:
+    """Streaming decoder of one audio item: ``feed`` token blocks ``(rows, stages, t)`` in order, get the
+    samples ``[n, channels]`` (at ``sample_rate``) that are final; ``flush`` at the end of the tokens.
+
+    Decoding runs ``n_fft - hop`` samples (30 ms at 16 kHz) behind the tokens fed, plus the resampler's
+    few milliseconds when ``sample_rate`` is not the model's.  ``begin``/``end`` restrict the output to
+    those samples (``end=None``: everything); ``context``, ``model_start`` and ``start_frame`` start
+    mid-file (the codec's span decoding sets them).
+    """
+
+    def __init__(
+        self, codec: AudioCodec, sample_rate: int, channels: int, begin: int = 0, end: int | None = None,
+        context: np.ndarray | None = None, model_start: int = 0, start_frame: int = 0,
+    ) -> None:  # fmt: skip
+        check_rate_channels("audio", sample_rate, channels)
+        self.channels = channels
+        self.dec = StreamDecoder(codec.model, context, start_frame)
+        self.rows = codec._rows(channels)
+        self.resamplers = [BlockResampler(codec.sample_rate, sample_rate) for _ in range(self.rows)]
+        p = codec._period(sample_rate)
+        self.drop_model = -(-model_start // p) * p - model_start  # align the resampling grid
+        self.skip = begin - codec._out_start(model_start, sample_rate)
+        if self.skip < 0:
+            raise RuntimeError("decoding starts after the first sample asked for")
+        self.left = None if end is None else end - begin
+
+    @property
+    def done(self) -> bool:
+        return self.left is not None and self.left <= 0
+
+    def _out(self, y: np.ndarray, flush: bool = False) -> np.ndarray:
+        if self.drop_model and y.shape[-1]:
+            k = min(self.drop_model, y.shape[-1])
+            y, self.drop_model = y[..., k:], self.drop_model - k
+        parts = [r.feed(row) for r, row in zip(self.resamplers, y, strict=True)]
+        if flush:
+            parts = [np.concatenate([a, r.flush()]) for a, r in zip(parts, self.resamplers, strict=True)]
+        rs = np.stack(parts, axis=1) if parts else np.zeros((0, self.rows), np.float32)
+        if self.skip:
+            k = min(self.skip, rs.shape[0])
+            rs, self.skip = rs[k:], self.skip - k
+        if self.left is not None:
+            rs = rs[: max(self.left, 0)]
+            self.left -= rs.shape[0]
+        return rs if rs.shape[1] == self.channels else np.repeat(rs, self.channels, axis=1)
+
+    def feed(self, tokens: np.ndarray) -> np.ndarray:
+        tokens = np.asarray(tokens)
+        if tokens.ndim != 3 or tokens.shape[0] != self.rows:
+            raise ShapeError(f"token blocks must be (rows={self.rows}, stages, t), got {tokens.shape}")
+        return self._out(self.dec.feed(tokens))
+
+    def flush(self) -> np.ndarray:
+        """The last samples (the decoder's look-ahead filled with what the tokens end with)."""
+        empty = (
+            np.zeros((self.rows, 0, 0), np.int64) if self.dec.pending is None else self.dec.pending[..., :0]
+        )
+        return self._out(self.dec.feed(empty, final=True), flush=True)
 
 
 class AudioStreamEncoder:

@@ -46,9 +46,9 @@ class AudioModelConfig:
     enc_blocks: tuple[int, int] = (4, 2)  # at the STFT frame rate, then at the token rate
     dec_blocks: tuple[int, int] = (2, 6)  # at the token rate, then at the STFT frame rate
     kernel: int = 7
-    head: str = (
-        "complex"  # decoder head: "complex" (compressed re/im per bin) or "polar" (log-magnitude, phase)
-    )
+    head: str = "complex"  # decoder head: "complex" (compressed re/im per bin) or "polar" (log-mag, phase)
+    logmag_input: bool = True  # the encoder also sees the log magnitude (not only the compressed re/im)
+    demodulate: bool = True  # spectra demodulated by the bin-centre phase advance (nets.rotation)
     n_q: int = 16
     codebook_size: int = 1024  # rvq
     codebook_dim: int = 0  # rvq: factorised code dimension (0: codes in the latent space, as EnCodec)
@@ -123,8 +123,9 @@ class AudioTokenModel(nn.Module, TokenModel):
         super().__init__()
         self.cfg = cfg
         self.encoder = AudioEncoder(
-            cfg.n_fft, cfg.hop, cfg.down, cfg.enc_dim, cfg.latent_dim, *cfg.enc_blocks, kernel=cfg.kernel
-        )
+            cfg.n_fft, cfg.hop, cfg.down, cfg.enc_dim, cfg.latent_dim, *cfg.enc_blocks, kernel=cfg.kernel,
+            logmag=cfg.logmag_input, demodulate=cfg.demodulate,
+        )  # fmt: skip
         self.decoder = AudioDecoder(
             cfg.n_fft,
             cfg.hop,
@@ -133,7 +134,7 @@ class AudioTokenModel(nn.Module, TokenModel):
             cfg.latent_dim,
             *cfg.dec_blocks,
             kernel=cfg.kernel,
-            head=cfg.head,
+            head=cfg.head, demodulate=cfg.demodulate,
         )
         if cfg.bottleneck == "rvq":
             self.quantizer: nn.Module = RVQ(

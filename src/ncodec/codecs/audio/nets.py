@@ -58,6 +58,23 @@ def hann(n: int, device: torch.device | None = None) -> torch.Tensor:
     return torch.hann_window(n, periodic=True, device=device)
 
 
+def rotation(bins: int, frames: int, frame0: int, hop_fraction: int, device: torch.device) -> torch.Tensor:
+    """``e^{i·2π·k·j / hop_fraction}`` for bins ``k`` and absolute frames ``j = frame0 …``: the phase a
+    bin-centred sinusoid advances from frame to frame (``hop = n_fft / hop_fraction``).
+
+    Spectra are *demodulated* by it (multiplied by its conjugate) before the encoder and *modulated* by it
+    after the decoder: a stationary partial then has a constant demodulated phase, which translation-
+    equivariant convolutions can produce, where the raw phase rotates with the absolute frame index.
+    With ``hop_fraction = 4`` the factors are exactly ``1, i, -1, -i`` (exact in floating point)."""
+    k = torch.arange(bins, device=device)[:, None]
+    j = torch.arange(frames, device=device)[None, :] + int(frame0)
+    turn = (k * j) % hop_fraction
+    table = torch.tensor([1, 1j, -1, -1j], dtype=torch.complex64, device=device) if hop_fraction == 4 else (
+        torch.exp(2j * math.pi * torch.arange(hop_fraction, device=device) / hop_fraction).to(torch.complex64)
+    )  # fmt: skip
+    return table[turn]
+
+
 class CausalSTFT(nn.Module):
     """Causal framing: ``x (B, N)`` → complex spectrum ``(B, n_fft // 2 + 1, N // hop)``."""
 
@@ -124,11 +141,15 @@ class AudioEncoder(nn.Module):
         blocks_fine: int,
         blocks_coarse: int,
         kernel: int = 7,
+        logmag: bool = True,
+        demodulate: bool = True,
     ) -> None:
         super().__init__()
+        self.demodulate = demodulate
         self.stft = CausalSTFT(n_fft, hop)
         bins = n_fft // 2 + 1
-        self.inp = nn.Conv1d(2 * bins, dim, 1)
+        self.logmag = logmag
+        self.inp = nn.Conv1d((3 if logmag else 2) * bins, dim, 1)
         self.fine = nn.Sequential(*[CausalBlock(dim, kernel) for _ in range(blocks_fine)])
         self.down = nn.Conv1d(dim, dim, down, stride=down)  # frames (d·t … d·t + d-1) → latent t: causal
         self.coarse = nn.Sequential(*[CausalBlock(dim, kernel) for _ in range(blocks_coarse)])
@@ -142,8 +163,20 @@ class AudioEncoder(nn.Module):
         coarse = sum(b.receptive() for b in self.coarse)
         return coarse + math.ceil((fine + self.stft.n_fft // self.hop) / self.factor)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.inp(compress_spec(self.stft(x)))
+    def features(self, spec: torch.Tensor) -> torch.Tensor:
+        """The compressed complex spectrum, and (``logmag``) the log magnitude: linear access to levels."""
+        f = compress_spec(spec)
+        if self.logmag:
+            f = torch.cat([f, 0.5 * torch.log10(spec.real.square() + spec.imag.square() + 1e-6)], dim=1)
+        return f
+
+    def forward(self, x: torch.Tensor, frame0: int = 0) -> torch.Tensor:
+        """``frame0``: the absolute index of the first STFT frame (the phase demodulation's origin)."""
+        spec = self.stft(x)
+        if self.demodulate:
+            rot = rotation(spec.shape[1], spec.shape[2], frame0, self.stft.n_fft // self.hop, x.device)
+            spec = spec * rot.conj()
+        h = self.inp(self.features(spec))
         h = self.coarse(self.down(self.fine(h)))
         return self.out(self.norm(h.transpose(1, 2))).transpose(1, 2)
 
@@ -162,8 +195,10 @@ class AudioDecoder(nn.Module):
         blocks_fine: int,
         kernel: int = 7,
         head: str = "complex",
+        demodulate: bool = True,
     ) -> None:
         super().__init__()
+        self.demodulate = demodulate
         if head not in ("complex", "polar"):
             raise ValueError("head must be 'complex' or 'polar'")
         self.head_kind = head
@@ -183,7 +218,14 @@ class AudioDecoder(nn.Module):
         coarse = sum(b.receptive() for b in self.coarse)
         return 2 + coarse + math.ceil(fine / self.factor)
 
-    def spectrum(self, z: torch.Tensor) -> torch.Tensor:
+    def spectrum(self, z: torch.Tensor, frame0: int = 0) -> torch.Tensor:
+        """The STFT frames for latent ``z``; ``frame0`` is the absolute index of the first one."""
+        s = self._spectrum(z)
+        if self.demodulate:
+            s = s * rotation(s.shape[1], s.shape[2], frame0, self.n_fft // self.hop, z.device)
+        return s
+
+    def _spectrum(self, z: torch.Tensor) -> torch.Tensor:
         h = self.coarse(self.inp(z))
         b, d, t = h.shape
         h = self.up(h.transpose(1, 2)).reshape(b, t * self.factor, d).transpose(1, 2)
@@ -196,5 +238,5 @@ class AudioDecoder(nn.Module):
         mag = torch.exp(logmag.clamp(max=6.0))
         return torch.polar(mag, phase)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.istft(self.spectrum(z))
+    def forward(self, z: torch.Tensor, frame0: int = 0) -> torch.Tensor:
+        return self.istft(self.spectrum(z, frame0))

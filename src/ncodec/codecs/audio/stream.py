@@ -108,11 +108,14 @@ class StreamEncoder:
         self.pending = np.zeros(0, np.float32)
         self.fed = 0
         self.emitted = 0  # token frames produced
+        self.emitted_blocks = 0
 
     @torch.no_grad()
     def _block(self, samples: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(np.concatenate([self.history, samples]))[None]
-        z = self.model.encoder(x)[:, :, ENC_CONTEXT:]
+        frame0 = (self.emitted_blocks * ENC_BLOCK - ENC_CONTEXT) * self.model.cfg.down  # absolute STFT frame
+        z = self.model.encoder(x, frame0)[:, :, ENC_CONTEXT:]
+        self.emitted_blocks += 1
         tok = self.model.quantizer.quantize(z, n_q=self.stages)[0].numpy()
         self.history = np.concatenate([self.history, samples])[-ENC_CONTEXT * self.fs :]
         return tok
@@ -163,19 +166,24 @@ class StreamDecoder:
     tokens.  ``start_frame > 0`` starts mid-file; ``context`` are the frames before it (if known).
     """
 
-    def __init__(self, model: AudioTokenModel, context: np.ndarray | None = None) -> None:
+    def __init__(
+        self, model: AudioTokenModel, context: np.ndarray | None = None, start_frame: int = 0
+    ) -> None:
+        """``start_frame``: the absolute token frame of the first token fed (after ``context``)."""
         self.model = model
         self.fs = model.cfg.frame_samples
         self.tail = model.cfg.n_fft - model.cfg.hop
         self.ctx = None if context is None or context.shape[-1] == 0 else context[..., -DEC_CONTEXT:]
         self.pending: np.ndarray | None = None
+        self.next_frame = int(start_frame)  # absolute token frame of the next token to decode
 
     @torch.no_grad()
     def _block(self, tok: np.ndarray, final: bool) -> np.ndarray:
         ctx_n = 0 if self.ctx is None else self.ctx.shape[-1]
         full = tok if self.ctx is None else np.concatenate([self.ctx, tok], axis=-1)
         z = self.model.quantizer.dequantize(torch.from_numpy(full))
-        y = self.model.decoder(z).numpy()
+        y = self.model.decoder(z, (self.next_frame - ctx_n) * self.model.cfg.down).numpy()
+        self.next_frame += tok.shape[-1]
         begin = 0 if self.ctx is None else ctx_n * self.fs - self.tail
         end = y.shape[-1] if final else y.shape[-1] - self.tail
         self.ctx = full[..., -DEC_CONTEXT:]

@@ -47,6 +47,7 @@ class AudioTrainConfig(TrainerConfig):
     gain_db: tuple[float, float] = (-12.0, 6.0)
     spec_weight: float = 1.0  # compressed complex spectrum (phase-sensitive: large weights shrink the output)
     mag_weight: float = 4.0  # compressed magnitude
+    logmag_weight: float = 0.0  # L1 of the log10 magnitude per bin (well-conditioned at every level)
     mel_windows: tuple[int, ...] = (256, 512, 1024)
     mel_bands: tuple[int, ...] = (32, 64, 80)
     eval_items: int = 8
@@ -170,6 +171,10 @@ class MelLoss(torch.nn.Module):
         return total
 
 
+def _log_mag(s: torch.Tensor) -> torch.Tensor:
+    return 0.5 * torch.log10(s.real.square() + s.imag.square() + 1e-4)
+
+
 def pad_for_model(x: torch.Tensor, cfg: AudioModelConfig) -> torch.Tensor:
     """Append the decoder's look-ahead in zeros and round up to whole token frames."""
     tail = cfg.n_fft - cfg.hop
@@ -216,9 +221,12 @@ class AudioTask:
         cs, ct = compress_spec(spec[..., :frames]), compress_spec(target[..., :frames])
         cplx = F.mse_loss(cs, ct)
         mag = F.mse_loss(compress_mag(spec[..., :frames]), compress_mag(target[..., :frames]))
-        loss = mel + self.cfg.spec_weight * cplx + self.cfg.mag_weight * mag + qo.loss
+        logmag = (_log_mag(spec[..., :frames]) - _log_mag(target[..., :frames])).abs().mean()
+        c = self.cfg
+        loss = mel + c.spec_weight * cplx + c.mag_weight * mag + c.logmag_weight * logmag + qo.loss
         logs = {"loss": float(loss.detach()), "mel": float(mel.detach()), "cplx": float(cplx.detach()),
-                "mag": float(mag.detach()), "vq": float(qo.loss.detach())}  # fmt: skip
+                "mag": float(mag.detach()), "logmag": float(logmag.detach()),
+                "vq": float(qo.loss.detach())}  # fmt: skip
         for k in ("perplexity", "dead_codes", "restarted_codes"):
             if k in qo.stats:
                 logs[k] = float(qo.stats[k])
