@@ -66,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     train, _ = build_cache(cfg["category"], model.cfg.sample_rate, cfg.get("data_root") or None)
     rng = np.random.default_rng(0)
     picks = rng.choice(len(train), size=min(a.clips, len(train)), replace=False)
-    codec.fit_priors_from(train[i].astype(np.float32) / 32768.0 for i in sorted(picks))
+    sr = model.cfg.sample_rate  # at most 20 s of each clip (music clips are whole tracks)
+    codec.fit_priors_from(train[i][: 20 * sr].astype(np.float32) / 32768.0 for i in sorted(picks))
     macs = macs_per_second(model)
     mc = model.cfg
     if mc.bottleneck == "rvq":
@@ -100,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             if k in cfg
         },  # fmt: skip
         "data": f"DATA.md {cfg['category']} training sources (manifest train split, minus the 1/32 held out)",
-        "priors": f"static per-stage tables from {len(picks)} training clips",
+        "priors": f"static per-stage tables from {len(picks)} training clips (at most 20 s of each)",
         "parameters": int(sum(p.numel() for p in model.parameters())),
         "macs_per_second": macs,
         "frame_rate_hz": codec.frame_rate,

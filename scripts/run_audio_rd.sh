@@ -7,14 +7,15 @@ DATA="${NCODEC_DATA:-$HOME/.cache/ncodec/data}"
 MANIFEST="$DATA/manifests/eval.json"
 OUT="${OUT:-docs/results}"
 RD_CACHE="${RD_CACHE:-$HOME/.cache/ncodec/rd-cache}"
-SPEECH_MODELS="${SPEECH_MODELS:-audio-speech-rvq-v1,audio-speech-rfsq-v1}"
+# the residual-FSQ model is not shipped: export it first (docs/results/README.md) and name its file
+SPEECH_MODELS="${SPEECH_MODELS:-audio-speech-rvq-v1}"
 MUSIC_MODELS="${MUSIC_MODELS:-audio-music-rvq-v1}"
 mkdir -p "$OUT" "$RD_CACHE"
 if [ ! -f "$MANIFEST" ]; then
   echo "missing $MANIFEST; run: python scripts/fetch_data.py --split eval" >&2
   exit 2
 fi
-ncodec bench rd "$MANIFEST" --category speech --excerpt 10 --codec "opus,codec2,mp3,$SPEECH_MODELS" \
+ncodec bench rd "$MANIFEST" --category speech --excerpt 10 --codec "opus,codec2,mp3,aac,$SPEECH_MODELS" \
   --anchor opus --speech-metrics --out "$OUT" --name speech_rd --cache "$RD_CACHE/speech_rd.jsonl" \
   --points "opus=6,8,12,16,24" --no-progress \
   --title "Speech: 23 eval clips (codec2 examples, ALSA), first 10 s"

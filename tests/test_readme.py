@@ -36,6 +36,11 @@ def test_readme_shell_examples_run(tmp_path, monkeypatch) -> None:
                     lines.append(cmd)
     assert len(lines) >= 7, lines
     Image.open(sample_photo()).convert("RGB").save(tmp_path / "photo.jpg", quality=95)
+    import shutil
+
+    from ncodec.io.samples import sample_speech
+
+    shutil.copy(sample_speech(), tmp_path / "speech.flac")
     (tmp_path / "tests").symlink_to(README.parent / "tests")
     monkeypatch.chdir(tmp_path)
     for cmd in lines:

@@ -164,7 +164,10 @@ class AudioCommands:
             if p.exists() and not args.force:
                 raise MediaError(f"{p} exists (use --force to overwrite)")
         codec = _audio_codec(model)
-        quality = _pick_quality(codec, args)
+        if args.quality is None and getattr(args, "bitrate", None) is None:
+            quality = codec.quality_for_bitrate(6.0)  # the demo's default: Opus's lowest rate
+        else:
+            quality = _pick_quality(codec, args)
         x = open_audio(src).read()
         rate = open_audio(src).sample_rate
         t0 = time.perf_counter()
