@@ -97,7 +97,7 @@ CLI = [
     ("decode: /dev/zero", ["decode", "/dev/zero", "{tmp}/o.png", *M], 2, "bad magic"),
     ("decode: an image", ["decode", "{photo}", "{tmp}/o.png", *M], 2, "not an .ncd file"),
     ("decode: truncated", ["decode", "{truncated}", "{tmp}/o.png", *M], 2, "truncated"),
-    ("decode: another medium", ["decode", "{audio}", "{tmp}/o.png"], 2, "holds audio tokens"),
+    ("decode: another medium", ["decode", "{audio}", "{tmp}/o.png"], 2, "decoded audio is written as"),
     ("decode: a batch file", ["decode", "{batch}", "{tmp}/o.png", *M], 2, "batch of 2 images"),
     ("decode: unwritable format", ["decode", "{ncd}", "{tmp}/o.psd", *M], 2, "cannot write"),
     ("decode: unknown format", ["decode", "{ncd}", "{tmp}/o.xyz", *M], 2, "unknown image format"),
