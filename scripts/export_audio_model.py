@@ -115,7 +115,16 @@ def main(argv: list[str] | None = None) -> int:
         from ncodec.rd.cards import rd_summary
 
         card["rd_eval"] = rd_summary(json.loads(Path(a.rd).read_text()), name)
+    # float16 storage (the codec loads it into float32): half the size, the model's values as shipped
+    for t in list(model.parameters()) + list(model.buffers()):
+        if t.dtype == torch.float32:
+            t.data = t.data.half().float()
+    codec = AudioCodec(model, name, codec.priors)
     codec.save(a.out, card=card)
+    from ncodec.codecs.weights import load_tensors, raw_metadata, write_weights
+
+    tensors = {k: v.half() if v.dtype == torch.float32 else v for k, v in load_tensors(a.out).items()}
+    write_weights(a.out, tensors, raw_metadata(a.out))
     print(f"{a.out}: {name}, {card['parameters']} parameters, "
           f"{(macs['encoder'] + macs['decoder']) / 1e6:.0f} M MACs per second of audio")  # fmt: skip
     return 0
