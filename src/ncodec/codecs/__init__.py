@@ -9,7 +9,7 @@ units), ``tiling`` (tiles and chunks), ``tokens`` (the token-model codec with in
 models``).  Media: ``image`` and ``audio``; video registers the same way.
 """
 
-from ncodec.codecs import audio, image  # noqa: F401  (register the media; networks load lazily)
+from ncodec.codecs import audio, image, video  # noqa: F401  (register the media; networks load lazily)
 from ncodec.codecs.base import Codec
 from ncodec.codecs.registry import load
 

@@ -38,7 +38,7 @@ def describe_model(name: str, path: Path, meta: dict[str, Any], default: bool = 
     card = meta.get("card", {})
     cfg = meta["config"]
     lines = [f"{name}{' (default)' if default else ''}: {card.get('summary', '')}"]
-    qualities = len(cfg.get("lambdas") or cfg.get("ladder") or [])
+    qualities = len(cfg.get("lambdas") or cfg.get("ladder") or (cfg.get("inter") or {}).get("lambdas") or [])
     line = f"  {cfg.get('bottleneck')}, {qualities} qualities"
     if "parameters" in card:
         line += f", {card['parameters'] / 1e6:.2f} M parameters"

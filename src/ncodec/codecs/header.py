@@ -19,6 +19,14 @@ def check_header(
     ``qualities``).  Returns the header and the quality (``None`` without ``qualities``).
     ``strict=False`` checks the header alone and leaves damaged chunks to the caller."""
     h = parse(data, strict=strict).header
+    return h, check_parsed_header(h, name, digest, media=media, qualities=qualities)
+
+
+def check_parsed_header(
+    h: NcdHeader, name: str, digest: bytes, *, media: str, qualities: int | None = None
+) -> int | None:
+    """:func:`check_header` on a header already parsed (e.g. by :class:`~ncodec.container.NcdReader`);
+    returns the quality (``None`` without ``qualities``)."""
     if h.codec != name:
         raise FormatError(f"unknown codec '{h.codec}' (this decoder is '{name}')")
     if h.weights_hash != digest:
@@ -27,8 +35,8 @@ def check_header(
         article = "an" if media[0] in "aeiou" else "a"
         raise FormatError(f"not {article} {media} file ({h.media.kind})")
     if qualities is None:
-        return h, None
+        return None
     q_text = dict(h.extra).get("quality", "")
     if not _QUALITY.fullmatch(q_text) or int(q_text) >= qualities:
         raise FormatError(f"bad quality field {q_text!r}")
-    return h, int(q_text)
+    return int(q_text)

@@ -156,6 +156,17 @@ def _info(args: argparse.Namespace) -> int:
                 f"{8 * rep['bytes'] / secs / 1000:.3f} kbps, {fr:g} token frames/s, "
                 f"{len(rep['chunks'])} chunks of {per_chunk:g} s"
             )
+        if m["kind"] == "video" and m["length"] > 0 and m["frame_rate"][0] > 0 and m["frame_rate"][1] > 0:
+            fr = m["frame_rate"][0] / m["frame_rate"][1]
+            secs = m["length"] / fr
+            gop = rep["metadata"].get("gop", "?")
+            gops = rep["sections"][0]["token_shape"][2] if rep["sections"] else "?"
+            px = max(m["width"] * m["height"] * m["length"], 1)
+            print(
+                f"  video       {m['length']} frames, {m['width']}x{m['height']}, "
+                f"{m['frame_rate'][0]}/{m['frame_rate'][1]} fps ({secs:.3f} s), {gops} GOPs of {gop}, "
+                f"{8 * rep['bytes'] / secs / 1000:.1f} kbps, {8 * rep['bytes'] / px:.4f} bpp"
+            )
         for i, sr in enumerate(rep["sections"]):
             tag = f"  [section {i}]" if len(rep["sections"]) > 1 else ""
             alphabet = sr["alphabet"] or "from the prior's tables"

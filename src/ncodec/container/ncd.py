@@ -987,10 +987,12 @@ class NcdReader:
             raise FormatError("chunk index does not end where the index starts")
         self.spans = self.header.chunk_spans
 
-    def read_chunk(self, k: int, prior: Prior | None = None) -> np.ndarray:
+    def read_chunk(self, k: int, prior: Prior | None = None, *, for_chunk: bool = False) -> np.ndarray:
         """Tokens of chunk ``k``: ``spans[k] = (section, start, length)``; shape ``(B, S, length, *rest)``.
 
-        ``prior`` is the prior of that chunk's section.
+        ``prior`` is the prior of that chunk's section; with ``for_chunk=True`` it is the prior of this
+        chunk alone (an indexed prior's table index then has the chunk's shape, so a streaming decoder
+        never builds the index of a whole section).
         """
         if not 0 <= k < len(self.entries):
             raise IndexError(f"chunk {k} of {len(self.entries)}")
@@ -1004,7 +1006,15 @@ class NcdReader:
             raise FormatError(info.error)
         info.offset = off
         nf = NcdFile(self.header, [], self.size, self.chunks_start)
-        return _decode_chunk(nf, info, prior_for(self.header, prior, section=section))
+        if not for_chunk:
+            return _decode_chunk(nf, info, prior_for(self.header, prior, section=section))
+        sec = self.header.sections[section]
+        shape = _chunk_shape(sec, info)
+        p = prior_for(replace(sec, shape=shape), prior)
+        try:
+            return coder.decode(info.payload, p, shape)
+        except (FormatError, ShapeError) as exc:
+            raise FormatError(f"chunk {k}: {exc}") from exc
 
     def close(self) -> None:
         if self._own and not self._f.closed:

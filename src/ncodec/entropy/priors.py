@@ -473,8 +473,9 @@ class AdaptiveContextPrior(SequentialPrior):
                 c, tot = st.dense[name], st.dense_total[name]
                 np.add.at(c, (v[ok], symbols[ok]), inc)
                 np.add.at(tot, v[ok], inc)
-                over = np.unique(v[ok][tot[v[ok]] > self.limit])
+                over = v[ok][tot[v[ok]] > self.limit]
                 if over.size:
+                    over = np.unique(over)
                     c[over] >>= 1
                     tot[over] = c[over].sum(axis=1)
             else:

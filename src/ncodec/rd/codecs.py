@@ -149,6 +149,16 @@ def _ncodec_model(name: str) -> RDCodec | None:
             config=f"compressai:{ladder.name}:{digest.hexdigest()[:16]}",
         )
     base, refine = name, 0
+    if "@gop=" in name:  # NAME@gop=N: a video model with another intra period (1: all intra)
+        base, _, gop = name.rpartition("@gop=")
+        if not gop.isdigit() or int(gop) < 1:
+            raise NcodecError(f"{name}: @gop= needs a positive number of frames")
+        if not (base.endswith(".safetensors") or base in available_models()):
+            return None
+        codec = load(base)
+        if codec.media != "video":
+            raise NcodecError(f"{name}: @gop= is for video models")
+        return VideoModelAdapter(codec, int(gop))
     if "@refine=" in name:  # NAME@refine=STEPS: the same model with encoder-side latent refinement
         base, _, steps = name.rpartition("@refine=")
         if not steps.isdigit() or int(steps) < 1:
@@ -161,6 +171,10 @@ def _ncodec_model(name: str) -> RDCodec | None:
         if refine:
             raise NcodecError(f"{name}: @refine= is for image hyperprior models")
         return AudioModelAdapter(codec)
+    if codec.media == "video":
+        if refine:
+            raise NcodecError(f"{name}: @refine= is for image hyperprior models")
+        return VideoModelAdapter(codec)
     if refine and "refine" not in codec.compress_options:
         raise NcodecError(f"{name}: @refine= is for hyperprior models")
     label = codec.name + (f"@refine={refine}" if refine else "")
@@ -242,6 +256,33 @@ class AudioModelAdapter:
             )
             y = self.codec.decompress(data)
         rec = y[0].numpy().T.astype(np.float32)
+        if rec.shape != item.data.shape:
+            raise NcodecError(f"{self.name}: reconstruction {rec.shape} differs from input {item.data.shape}")
+        return len(data), rec
+
+
+class VideoModelAdapter:
+    """An ncodec video codec over its quality ladder at one intra period: ``compress`` of the item's
+    frames (its frame rate) into a complete ``.ncd`` file, ``decompress`` back."""
+
+    media = "video"
+    point_label = "quality"
+    point_integer = True
+
+    def __init__(self, codec: Any, gop: int | None = None) -> None:
+        from ncodec.codecs.video.codec import DEFAULT_GOP
+
+        self.codec = codec
+        self.gop = DEFAULT_GOP if gop is None else int(gop)
+        self.name = codec.name if gop is None else f"{codec.name}@gop={self.gop}"
+        self.rate_points = list(range(codec.qualities))
+        self.point_range = (0, codec.qualities - 1)
+        self.config = f"ncodec:{codec.name}:{codec.digest.hex()[:16]}:ncd{FORMAT_VERSION}:gop{self.gop}"
+
+    def encode_decode(self, item: Item, point: float) -> tuple[int, np.ndarray]:
+        with torch.no_grad():
+            data = self.codec.compress(item.data, int(point), gop=self.gop, fps=item.fps or 25.0)
+            rec = self.codec.decompress(data)
         if rec.shape != item.data.shape:
             raise NcodecError(f"{self.name}: reconstruction {rec.shape} differs from input {item.data.shape}")
         return len(data), rec

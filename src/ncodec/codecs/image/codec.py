@@ -330,10 +330,29 @@ class ImageCodec(ImageCodecBase):
         if refine:
             ig = self.inv_gain_table[q][None, :, None, None]
             y, z = refine_latents(self.model, self.pad(x), y, z, q, g, ig, refine, valid=(int(h), int(w)))
+        z_tok, y_tok, idx, _ = self.quantize_latents(y, z, q)
+        return ImageTokens(z=z_tok, y=y_tok, quality=q, height=int(h), width=int(w)), idx
+
+    def quantize_latents(
+        self, y: torch.Tensor, z: torch.Tensor, q: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, torch.Tensor]:
+        """The scaled latent ``y`` and hyper-latent ``z`` → ``(z tokens, y tokens, y's table indexes,
+        y's means)``: ``z`` is rounded, the integer hyper-decoder (and context) give ``y``'s tables and
+        means (what :meth:`_latent` dequantizes with)."""
         z_tok, _ = self.z_coder.to_tokens(z)
         idx, means = self._tables(self._hyper(z_tok), q, y=y)
         y_tok, _ = self.y_coder.to_tokens(y, idx, means)
-        return ImageTokens(z=z_tok, y=y_tok, quality=q, height=int(h), width=int(w)), idx
+        return z_tok, y_tok, idx, means
+
+    @torch.no_grad()
+    def encode_latents(
+        self, x: torch.Tensor, q: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, torch.Tensor]:
+        """:meth:`quantize_latents` of a checked image batch ``x`` (no refinement): the tokens, and the
+        tables and means that decode them, so a closed-loop encoder can reconstruct without recomputing."""
+        y = self._analysis(x)
+        z = self.model.h_a(y)
+        return self.quantize_latents(y * self.gain_table[q][None, :, None, None], z, q)
 
     @torch.no_grad()
     def decode(self, tokens: ImageTokens) -> torch.Tensor:

@@ -190,7 +190,12 @@ class HyperpriorModel(ImageModel):
         return scales, means
 
     def forward(self, x: torch.Tensor, q: int | float) -> dict[str, torch.Tensor]:
-        y = self.g_a(x)
+        y_hat, bits_y, bits_z = self.bottleneck(self.g_a(x), q)
+        return {"x_hat": self.g_s(y_hat), "bits_y": bits_y, "bits_z": bits_z}
+
+    def bottleneck(self, y: torch.Tensor, q: int | float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The latent ``y`` through the hyperprior at quality ``q``: the (noisy or straight-through
+        quantized) unscaled latent the synthesis takes, and the bits of ``y`` and ``z``."""
         z = self.h_a(y)
         z_hat, z_lik = self.entropy_bottleneck(z)
         g, ig = self.gains.gain(q), self.gains.inv_gain(q)
@@ -199,8 +204,7 @@ class HyperpriorModel(ImageModel):
         y_hat_s, y_lik = self.gaussian_conditional(y_s, scales * g, means=means * g)
         if self.cfg.ste_decoder:
             y_hat_s = round_ste(y_s - means * g) + means * g
-        x_hat = self.g_s(y_hat_s * ig)
-        return {"x_hat": x_hat, "bits_y": _bits(y_lik), "bits_z": _bits(z_lik)}
+        return y_hat_s * ig, _bits(y_lik), _bits(z_lik)
 
 
 class TokenModel(ImageModel, _TokenInterface):

@@ -1,0 +1,149 @@
+"""The video side of ``ncodec encode``, ``ncodec decode`` and ``ncodec demo``.
+
+Both directions go frame by frame: the input is decoded one frame at a time and coded as it comes;
+decoding reads one GOP's chunks at a time (``--start`` seeks to its GOP through the chunk index) and
+writes the output as it goes.  The output appears (atomically) only when everything succeeded.
+**Audio policy:** ncodec video files carry no audio track yet; an input with one is refused unless
+``--audio drop`` says to code the picture alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from ncodec.codecs.registry import default_model, load
+from ncodec.container import NcdHeader
+from ncodec.errors import MediaError, NcodecError
+from ncodec.io import write_atomic
+
+
+def _progress(total: int | None, what: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total or None, unit="frame", desc=what, disable=None, file=sys.stderr)
+
+
+def _video_codec(name: str, allow_path: bool = True):
+    codec = load(name, allow_path=allow_path)
+    if codec.media != "video":
+        raise NcodecError(f"{name} is an {codec.media} model; video needs a video model (ncodec models)")
+    return codec
+
+
+def encode_file(codec, path: str | Path, quality: int, gop: int | None, progress: bool = True):
+    """Code a video file or frame folder frame by frame: ``(file bytes, source, frames)``."""
+    from ncodec.io.video import open_video
+
+    src = open_video(path)
+    bar = _progress(src.frames_hint, f"encode {Path(path).name}") if progress else None
+    frames = []
+    try:
+        for ft, _ in codec.iter_encode(src.frames(), quality, gop):
+            frames.append(ft)
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    from ncodec.codecs.video.codec import VideoTokens
+
+    t = VideoTokens(frames, quality, codec._gop(gop), src.height, src.width, src.fps, src.channels)
+    return codec.compress_tokens(t), src, len(frames)
+
+
+class VideoCommands:
+    """``encode``/``decode``/``demo`` for video files."""
+
+    media = "video"
+
+    def add_encode_arguments(self, p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--gop", type=int, metavar="N",
+            help="video: frames per GOP, an I-frame every N (default 32; 1 = all intra)",
+        )  # fmt: skip
+        p.add_argument(
+            "--audio", choices=["drop"],
+            help="video: what to do with the input's audio track (only 'drop' for now)",
+        )  # fmt: skip
+
+    def add_decode_arguments(self, p: argparse.ArgumentParser) -> None:
+        p.add_argument("--frames", type=int, metavar="N", help="video: decode N frames (from --start)")
+
+    def encode(self, args: argparse.Namespace, out: Path) -> int:
+        from ncodec.io.video import open_video
+
+        for opt in ("refine", "bitrate"):
+            if getattr(args, opt, None):
+                raise NcodecError(f"--{opt} is not a video option")
+        model = args.model or default_model("video")
+        if model is None:
+            raise NcodecError("no video model is shipped: pass --model WEIGHTS.safetensors")
+        src = open_video(args.input)  # refuse what is not video before any work
+        if src.audio_streams and getattr(args, "audio", None) != "drop":
+            raise MediaError(f"{args.input} has an audio track; ncodec video files do not carry audio yet: "
+                             "pass --audio drop to code the picture alone")  # fmt: skip
+        codec = _video_codec(model)
+        quality = codec.qualities - 1 if args.quality is None else args.quality
+        try:
+            quality = codec.check_quality(quality)
+            codec._gop(args.gop)
+        except ValueError as exc:
+            raise NcodecError(str(exc)) from None
+        t0 = time.perf_counter()
+        data, src, n = encode_file(codec, args.input, quality, args.gop)
+        dt = time.perf_counter() - t0
+        write_atomic(out, data, force=args.force)
+        secs = n / float(src.fps)
+        bpp = 8 * len(data) / (n * src.width * src.height)
+        kbps = 8 * len(data) / secs / 1000
+        print(f"{args.input} -> {out}: {len(data)} bytes, {bpp:.4f} bpp, {kbps:.1f} kbps "
+              f"({n} frames {src.width}x{src.height} at {src.fps} fps, {codec.name}, quality {quality}, "
+              f"GOP {codec._gop(args.gop)}, {n / dt:.2f} frames/s)")  # fmt: skip
+        return 0
+
+    def decode(self, args: argparse.Namespace, out: Path, data: bytes, header: NcdHeader) -> int:
+        from ncodec.io.video import output_format, write_video
+
+        _, _, _, _, _, exact = output_format(out)  # refused before decoding
+        codec = _video_codec(args.model) if args.model else _video_codec(header.codec, allow_path=False)
+        r = codec.open(data)
+        start_s = getattr(args, "start", 0.0) or 0.0
+        start = int(round(start_s * r.fps))
+        count = getattr(args, "frames", None)
+        if getattr(args, "duration", None) is not None:
+            if count is not None:
+                raise NcodecError("give --frames or --duration, not both")
+            count = max(1, int(round(args.duration * r.fps)))
+        try:
+            frames = r.frames(start, count, conceal=getattr(args, "conceal", False))
+            first = next(frames)  # argument errors surface before the output is opened
+        except ValueError as exc:
+            raise NcodecError(str(exc)) from None
+        total = (r.n - start) if count is None else count
+        bar = _progress(total, f"decode {Path(args.input).name}")
+
+        def chain():
+            bar.update(1)
+            yield first
+            for f in frames:
+                bar.update(1)
+                yield f
+
+        t0 = time.perf_counter()
+        try:
+            n = write_video(out, chain(), r.fps, r.channels, force=args.force)
+        finally:
+            bar.close()
+            r.close()
+        note = "" if exact else " (re-encoded: not the exact decoded pixels; .mkv is exact)"
+        print(f"{args.input} -> {out}: {n} frames {r.width}x{r.height} at {r.fps} fps from frame {start} "
+              f"({codec.name}, {n / (time.perf_counter() - t0):.2f} frames/s){note}")  # fmt: skip
+        return 0
+
+    def demo(self, args: argparse.Namespace, model: str) -> int:
+        raise NcodecError(
+            "the video demo is `ncodec encode CLIP.mp4 clip.ncd` and `ncodec decode clip.ncd out.mkv`"
+        )
