@@ -175,7 +175,7 @@ def run_codec_case(seed: CodecSeed, data: bytes, time_limit: float = 10.0) -> st
             except NcodecError:
                 pass
             try:
-                media = codec.decompress(data)
+                media = torch.as_tensor(codec.decompress(data))  # video decodes to a uint8 array
             except NcodecError:
                 return "refused"
             if media.shape == seed.media.shape and torch.equal(media, seed.media):

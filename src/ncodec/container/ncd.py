@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import os
 import stat
+import tempfile
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import BinaryIO
 
@@ -41,6 +42,7 @@ __all__ = [
     "MediaInfo",
     "NcdFile",
     "NcdReader",
+    "NcdSpoolWriter",
     "Section",
     "TokenSection",
     "compress_sections",
@@ -687,13 +689,7 @@ def compress_sections(
         x = xs[i]
         part = x[:, :, start : start + length] if x.ndim > 2 else x
         payload = coder.encode(part, _chunk_prior(sections[i].prior, header.sections[i], start, length))
-        rec = Writer()
-        rec.raw(CHUNK_MAGIC)
-        for v in (k, start, length, len(payload)):
-            rec.u32(v)
-        rec.raw(payload)
-        rb = rec.getvalue()
-        records.append(rb + _crc(rb).to_bytes(4, "little"))
+        records.append(_record(k, start, length, payload))
     data = _assemble(header, records)
     if verify:
         _verify(data, sections, xs)
@@ -722,6 +718,11 @@ def _verify(data: bytes, sections: Sequence[TokenSection], xs: Sequence[np.ndarr
 
 def _assemble(header: NcdHeader, records: Sequence[bytes]) -> bytes:
     """Magic, version, the header and its CRC, the chunk records as given, the index and the trailer."""
+    return b"".join(_file_parts(header, records))
+
+
+def _file_parts(header: NcdHeader, records: Iterable[bytes]) -> Iterator[bytes]:
+    """The pieces of :func:`_assemble`'s file, in order (the records are consumed one at a time)."""
     body = _write_header(header)
     if len(body) > MAX_HEADER:
         raise ValueError(f"header of {len(body)} bytes exceeds {MAX_HEADER}")
@@ -732,11 +733,12 @@ def _assemble(header: NcdHeader, records: Sequence[bytes]) -> bytes:
     w.u32(len(body))
     w.raw(body)
     head = w.getvalue()
-    out = [head, _crc(head[len(MAGIC) :]).to_bytes(4, "little")]
+    yield head
+    yield _crc(head[len(MAGIC) :]).to_bytes(4, "little")
     pos = len(head) + 4
     entries = []
     for rb in records:
-        out.append(rb)
+        yield rb
         entries.append((pos, len(rb)))
         pos += len(rb)
     idx = Writer()
@@ -746,10 +748,162 @@ def _assemble(header: NcdHeader, records: Sequence[bytes]) -> bytes:
         idx.u64(off)
         idx.u32(sz)
     ib = idx.getvalue()
-    out.append(ib + _crc(ib).to_bytes(4, "little"))
+    yield ib + _crc(ib).to_bytes(4, "little")
     tr = TRAILER_MAGIC + pos.to_bytes(8, "little")
-    out.append(tr + _crc(tr).to_bytes(4, "little"))
-    return b"".join(out)
+    yield tr + _crc(tr).to_bytes(4, "little")
+
+
+def _record(k: int, start: int, length: int, payload: bytes) -> bytes:
+    rec = Writer()
+    rec.raw(CHUNK_MAGIC)
+    for v in (k, start, length, len(payload)):
+        rec.u32(v)
+    rec.raw(payload)
+    rb = rec.getvalue()
+    return rb + _crc(rb).to_bytes(4, "little")
+
+
+@dataclass
+class _Spool:
+    spec: TokenSection
+    tail: tuple[int, ...] | None = None  # (B, S) and the axes after the chunked one
+    length: int = 0
+    chunks: list[tuple[int, int, int]] = field(default_factory=list)  # (start, length, payload bytes)
+    file: BinaryIO | None = None
+    first: Prior | None = None
+
+
+class NcdSpoolWriter:
+    """An .ncd file whose token sections arrive chunk by chunk (a streaming encoder's GOPs or blocks).
+
+    Each chunk is entropy-coded with its own prior as it comes, decoded again to check it (as
+    :func:`compress` verifies a whole file), and kept in a temporary file; :meth:`finish` then writes the
+    header with the final shapes, the chunk records, the index and the trailer, streaming, atomically.
+    Memory holds one chunk, not the file.  Chunks of a section are consecutive along its first spatial
+    axis; every chunk but a section's last has the section's ``chunk_len``.  Sections that received no
+    chunk are left out of the file.  The priors of one section must share kind, parameters and tables
+    (an indexed prior's table index covers its chunk alone).
+
+    >>> w = NcdSpoolWriter([TokenSection(None, prior, "z", chunk_len=1, prior_name="z")])  # doctest: +SKIP
+    >>> w.add(0, tokens_of_gop_0, prior_of_gop_0)                                         # doctest: +SKIP
+    >>> w.finish("clip.ncd", codec="...", weights_hash=h, media=media)                    # doctest: +SKIP
+    """
+
+    def __init__(self, sections: Sequence[TokenSection]) -> None:
+        if not 1 <= len(sections) <= MAX_SECTIONS:
+            raise ValueError(f"{len(sections)} token sections (1..{MAX_SECTIONS} allowed)")
+        self._spools = [_Spool(sec) for sec in sections]
+        self._closed = False
+
+    def add(self, section: int, tokens: ArrayLike, prior: Prior) -> None:
+        """Append one chunk ``(B, S, length, *rest)`` to ``section``, coded with ``prior``."""
+        if self._closed:
+            raise ValueError("the writer is finished")
+        sp = self._spools[section]
+        x = to_numpy_tokens(tokens)
+        if x.ndim < 3:
+            raise ShapeError(f"chunk tokens {x.shape} need a spatial axis to be chunked along")
+        tail = (*x.shape[:2], *x.shape[3:])
+        chunk_len = sp.spec.chunk_len or x.shape[2]
+        if sp.tail is None:
+            sp.tail, sp.first = tail, prior
+            sp.file = tempfile.TemporaryFile()
+        elif tail != sp.tail:
+            raise ShapeError(f"section {section}: chunk {x.shape} does not continue {sp.tail}")
+        elif sp.chunks[-1][1] != chunk_len:
+            raise ShapeError(f"section {section}: a chunk after one shorter than {chunk_len}")
+        first = sp.first
+        if (prior.kind, tuple(prior.params), prior.digest) != (first.kind, tuple(first.params), first.digest):
+            raise ValueError(f"section {section}: a chunk's prior differs from the section's")
+        if not 1 <= x.shape[2] <= chunk_len:
+            raise ShapeError(f"section {section}: chunk of {x.shape[2]} along axis 2, 1..{chunk_len} allowed")
+        if isinstance(prior, IndexedTablePrior) and prior.index.shape != x.shape:
+            raise ShapeError(f"tokens {x.shape} and table index {prior.index.shape} differ in shape")
+        payload = coder.encode(x, prior)
+        back = coder.decode(payload, prior, x.shape)
+        if not np.array_equal(back, x):
+            raise FormatError("refusing to write a chunk that does not decode to the same tokens")
+        sp.file.write(payload)
+        sp.chunks.append((sp.length, x.shape[2], len(payload)))
+        sp.length += x.shape[2]
+
+    def _header(self, codec: str, weights_hash: bytes, media: MediaInfo, extra, version: int) -> NcdHeader:
+        secs = []
+        for sp in self._spools:
+            if sp.tail is None:
+                continue
+            shape = (*sp.tail[:2], sp.length, *sp.tail[2:])
+            p = sp.first
+            if sp.spec.token_form not in (0, 1):
+                raise ValueError("token_form is 0 (packed indices) or 1 (per-dimension symbols)")
+            indexed = p.kind == PriorKind.INDEXED and version >= 2
+            secs.append(Section(
+                quantizer=sp.spec.quantizer, token_form=sp.spec.token_form,
+                alphabet=() if indexed else tuple(int(k) for k in p.alphabet), shape=shape,
+                chunk_len=sp.spec.chunk_len or sp.length, prior_kind=p.kind, prior_name=sp.spec.prior_name,
+                prior_digest=p.digest, prior_params=tuple(int(v) for v in p.params),
+            ))  # fmt: skip
+        if not secs:
+            raise ValueError("no chunk was added")
+        h = NcdHeader(codec=codec, weights_hash=bytes(weights_hash), media=media, sections=tuple(secs),
+                      extra=tuple((str(k), str(v)) for k, v in extra), version=version)  # fmt: skip
+        _validate_header(h, ShapeError)
+        return h
+
+    def _records(self) -> Iterator[bytes]:
+        k = 0
+        for sp in self._spools:
+            if sp.file is None:
+                continue
+            sp.file.seek(0)
+            for start, length, size in sp.chunks:
+                payload = sp.file.read(size)
+                if len(payload) != size:
+                    raise OSError("the spool file lost data")
+                yield _record(k, start, length, payload)
+                k += 1
+
+    def finish(
+        self,
+        path: str | os.PathLike | None = None,
+        *,
+        codec: str = "",
+        weights_hash: bytes = bytes(32),
+        media: MediaInfo | None = None,
+        extra: Sequence[tuple[str, str]] = (),
+        force: bool = False,
+        version: int = FORMAT_VERSION,
+    ) -> bytes | int:
+        """Write the file to ``path`` (atomically; an existing file only with ``force``) and return its
+        size, or return its bytes when ``path`` is None."""
+        media = media or MediaInfo()
+        if media.kind not in MEDIA_KINDS:
+            raise ValueError(f"unknown media kind {media.kind!r}; one of {MEDIA_KINDS}")
+        if len(weights_hash) != 32:
+            raise ValueError("weights_hash must be 32 bytes (e.g. SHA-256 of the weights)")
+        header = self._header(codec, weights_hash, media, extra, version)
+        try:
+            if path is None:
+                return b"".join(_file_parts(header, self._records()))
+            size = 0
+
+            def writer(f: BinaryIO) -> None:
+                nonlocal size
+                for part in _file_parts(header, self._records()):
+                    f.write(part)
+                    size += len(part)
+
+            write_atomic(path, writer, force=force)
+            return size
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._closed = True
+        for sp in self._spools:
+            if sp.file is not None:
+                sp.file.close()
+                sp.file = None
 
 
 def rewrite_header(data: bytes, header: NcdHeader) -> bytes:

@@ -16,4 +16,5 @@ register_media(
     modules=("ncodec.codecs.video.codec",),
     default_model="video-p-v1",
     commands=VideoCommands(),
+    fuzz_seeds="ncodec.codecs.video.fuzz:video_seeds",
 )

@@ -50,7 +50,7 @@ from ncodec.codecs.weights import (
     read_metadata,
     write_weights,
 )
-from ncodec.container import MediaInfo, NcdHeader, NcdReader, TokenSection, compress_sections
+from ncodec.container import MediaInfo, NcdHeader, NcdReader, NcdSpoolWriter, TokenSection
 from ncodec.entropy import AdaptiveContextPrior
 from ncodec.errors import FormatError, MediaError, NcodecError, ShapeError
 
@@ -350,60 +350,117 @@ class VideoCodec(Codec):
             return f.idx
         return codec._tables(codec._hyper(f.z[None]), q, y_tok=f.y[None])[0][0]
 
-    def compress_tokens(self, t: VideoTokens) -> bytes:
-        """Tokens → a complete .ncd file (the table indexes are recomputed from the tokens: exact)."""
-        q, gop = self.check_quality(t.quality), self._gop(t.gop)
-        n = len(t.frames)
-        if n == 0:
-            raise MediaError("a clip of no frames")
-        kinds = [f for f in t.frames if f.kind == "I"], [f for f in t.frames if f.kind == "P"]
-        if t.types != "".join("I" if k % gop == 0 else "P" for k in range(n)):
-            raise ShapeError("frame types do not follow the GOP")
-        sections = []
-        shapes = self._shapes(n, gop, t.height, t.width)
-        for codec, frames, base in ((self.intra, kinds[0], 0), (self.inter, kinds[1], 3)):
-            if not frames:
+    def _writer(self, gop: int) -> NcdSpoolWriter:
+        chunk_p = max(gop - 1, 1)
+        quant = ("EntropyBottleneck", "GaussianConditional", "GaussianConditional")
+        specs = [TokenSection(None, None, qn, chunk_len=1, prior_name=nm)
+                 for qn, nm in zip(quant, SECTION_NAMES[:3], strict=True)]  # fmt: skip
+        specs.append(TokenSection(None, None, "block-motion", chunk_len=chunk_p, prior_name=SECTION_NAMES[3]))
+        specs += [TokenSection(None, None, qn, chunk_len=chunk_p, prior_name=nm)
+                  for qn, nm in zip(quant, SECTION_NAMES[4:], strict=True)]  # fmt: skip
+        return NcdSpoolWriter(specs)
+
+    def _add_gop(self, w: NcdSpoolWriter, frames: list[FrameTokens], q: int) -> None:
+        """Entropy-code one GOP's frames (its I-frame, then its P-frames) into the writer's chunks."""
+        for codec, group, base in ((self.intra, frames[:1], 0), (self.inter, frames[1:], 4)):
+            if not group:
                 continue
-            z = np.stack([f.z for f in frames], axis=1)[None]
-            y = np.stack([f.y for f in frames], axis=1)[None]
-            idx = np.stack([self._frame_idx(codec, f, q) for f in frames], 1)
-            chunk = 1 if base == 0 else max(gop - 1, 1)
-            if base == 3:
-                mv = np.stack([f.mv for f in frames], axis=1)[None] + MAX_MV
-                sections.append(
-                    TokenSection(mv, self.mv_prior, "block-motion", chunk_len=chunk, prior_name="p_mv")
-                )
-            zp, ya, yr = self._frame_priors(codec, z, idx[None])
-            parts = [
-                (z, zp, "EntropyBottleneck"),
-                *zip(checkerboard_split_t(y), (ya, yr), ("GaussianConditional",) * 2, strict=True),
-            ]
-            names = SECTION_NAMES[base : base + 3] if base == 0 else (SECTION_NAMES[4], *SECTION_NAMES[5:])
-            for (tok, prior, quant), nm in zip(parts, names, strict=True):
-                sections.append(TokenSection(tok, prior, quant, chunk_len=chunk, prior_name=nm))
-        got = [tuple(s.tokens.shape) for s in sections]
-        if got != shapes:
-            raise ShapeError(
-                f"token shapes {got} do not fit a {t.width}x{t.height} clip of {n} frames ({shapes})"
-            )
-        ph, pw = -(-t.height // ALIGN) * ALIGN, -(-t.width // ALIGN) * ALIGN
-        fps = Fraction(t.fps).limit_denominator(1 << 16)
-        media = MediaInfo(kind="video", width=t.width, height=t.height, channels=t.channels,
+            z = np.stack([f.z for f in group], axis=1)[None]
+            y = np.stack([f.y for f in group], axis=1)[None]
+            idx = np.stack([self._frame_idx(codec, f, q) for f in group], 1)[None]
+            if base == 4:
+                w.add(3, np.stack([f.mv for f in group], axis=1)[None] + MAX_MV, self.mv_prior)
+            zp, ya, yr = self._frame_priors(codec, z, idx)
+            anchors, rest = checkerboard_split_t(y)
+            w.add(base, z, zp)
+            w.add(base + 1, anchors, ya)
+            w.add(base + 2, rest, yr)
+
+    def _write_stream(
+        self, frames: Iterable[FrameTokens], q: int, gop: int, height: int, width: int, fps: Fraction,
+        channels: int, path: str | os.PathLike | None = None, force: bool = False,
+    ) -> bytes | int:  # fmt: skip
+        """Frame tokens in display order → a file (``path``) or its bytes, one GOP in memory at a time."""
+        if channels not in (1, 3):
+            raise ValueError(f"channels must be 1 (grey) or 3 (RGB), got {channels!r}")
+        w = self._writer(gop)
+        n, group = 0, []
+        try:
+            for f in frames:
+                if (n % gop == 0) != (f.kind == "I"):
+                    raise ShapeError(f"frame {n} is {f.kind}: frame types do not follow the GOP of {gop}")
+                if f.kind == "I" and group:
+                    self._add_gop(w, group, q)
+                    group = []
+                group.append(f)
+                n += 1
+            if not group:
+                raise MediaError("a clip of no frames")
+            self._add_gop(w, group, q)
+        except BaseException:
+            w.close()
+            raise
+        ph, pw = -(-height // ALIGN) * ALIGN, -(-width // ALIGN) * ALIGN
+        fps = Fraction(fps).limit_denominator(1 << 16)
+        media = MediaInfo(kind="video", width=width, height=height, channels=channels,
                           frame_rate=(fps.numerator, fps.denominator), length=n,
-                          padding=(0, ph - t.height, 0, pw - t.width))  # fmt: skip
+                          padding=(0, ph - height, 0, pw - width))  # fmt: skip
         extra = [("quality", str(q)), ("gop", str(gop))]
-        return compress_sections(
-            sections, codec=self.name, weights_hash=self.digest, media=media, extra=extra
+        return w.finish(
+            path, codec=self.name, weights_hash=self.digest, media=media, extra=extra, force=force
         )
+
+    def compress_tokens(self, t: VideoTokens) -> bytes:
+        """Tokens → a complete .ncd file (table indexes kept by the encoder, or recomputed: exact)."""
+        q, gop = self.check_quality(t.quality), self._gop(t.gop)
+        for f in t.frames:
+            want = self._frame_shapes(f.kind, t.height, t.width)
+            got = (f.z.shape, f.y.shape, None if f.mv is None else f.mv.shape)
+            if got != want:
+                raise ShapeError(
+                    f"{f.kind}-frame tokens {got} do not fit a {t.width}x{t.height} clip ({want})"
+                )
+        return self._write_stream(t.frames, q, gop, t.height, t.width, t.fps, t.channels)
+
+    def _frame_shapes(self, kind: str, height: int, width: int) -> tuple:
+        ph, pw = -(-height // ALIGN) * ALIGN, -(-width // ALIGN) * ALIGN
+        m, nh = self.intra.model.cfg.m, self.intra.model.cfg.nh
+        mv = (2, ph // BLOCK, pw // BLOCK) if kind == "P" else None
+        return (nh, ph // 64, pw // 64), (m, ph // 16, pw // 16), mv
 
     def compress(self, frames: Iterable[Any], quality: int, gop: int | None = None,
                  fps: Fraction | float = Fraction(25), channels: int = 3) -> bytes:  # fmt: skip
         """A clip → a complete .ncd file.  ``channels`` (1 or 3) is the layout the decoded file gets."""
-        if channels not in (1, 3):
-            raise ValueError(f"channels must be 1 (grey) or 3 (RGB), got {channels!r}")
-        t = self.encode(frames, quality, gop, fps)
-        t.channels = channels
-        return self.compress_tokens(t)
+        return self._compress_stream(frames, quality, gop, fps, channels, None)
+
+    def compress_to(
+        self, path: str | os.PathLike, frames: Iterable[Any], quality: int, gop: int | None = None,
+        fps: Fraction | float = Fraction(25), channels: int = 3, force: bool = False,
+    ) -> int:  # fmt: skip
+        """Code ``frames`` (any iterable, read once) into the file ``path`` frame by frame: memory holds the
+        reference and one GOP's tokens, not the clip.  Returns the file's size."""
+        return self._compress_stream(frames, quality, gop, fps, channels, path, force)
+
+    def _compress_stream(self, frames, quality, gop, fps, channels, path, force=False):
+        q, gop = self.check_quality(quality), self._gop(gop)
+        size: list[int] = []
+
+        def tokens() -> Iterator[FrameTokens]:
+            for ft, rec in self.iter_encode(frames, q, gop):
+                if not size:
+                    size.extend(rec.shape[:2])
+                yield ft
+
+        it = tokens()
+        first = next(it, None)
+        if first is None:
+            raise MediaError("a clip of no frames")
+
+        def chain() -> Iterator[FrameTokens]:
+            yield first
+            yield from it
+
+        return self._write_stream(chain(), q, gop, size[0], size[1], Fraction(fps), channels, path, force)
 
     def read_header(self, h: NcdHeader) -> tuple[int, int]:
         """Check a parsed header against this codec; returns ``(quality, gop)``."""

@@ -17,7 +17,6 @@ from pathlib import Path
 from ncodec.codecs.registry import default_model, load
 from ncodec.container import NcdHeader
 from ncodec.errors import MediaError, NcodecError
-from ncodec.io import write_atomic
 
 
 def _progress(total: int | None, what: str):
@@ -33,25 +32,30 @@ def _video_codec(name: str, allow_path: bool = True):
     return codec
 
 
-def encode_file(codec, path: str | Path, quality: int, gop: int | None, progress: bool = True):
-    """Code a video file or frame folder frame by frame: ``(file bytes, source, frames)``."""
+def encode_file(codec, path: str | Path, out: Path, quality: int, gop: int | None, force: bool = False,
+                progress: bool = True):  # fmt: skip
+    """Code a video file or frame folder into ``out`` frame by frame (memory: the reference frame and
+    one GOP's tokens): ``(bytes written, source, frames)``."""
     from ncodec.io.video import open_video
 
     src = open_video(path)
     bar = _progress(src.frames_hint, f"encode {Path(path).name}") if progress else None
-    frames = []
-    try:
-        for ft, _ in codec.iter_encode(src.frames(), quality, gop):
-            frames.append(ft)
+    count = 0
+
+    def frames():
+        nonlocal count
+        for f in src.frames():
+            count += 1
             if bar is not None:
                 bar.update(1)
+            yield f
+
+    try:
+        size = codec.compress_to(out, frames(), quality, gop, fps=src.fps, channels=src.channels, force=force)
     finally:
         if bar is not None:
             bar.close()
-    from ncodec.codecs.video.codec import VideoTokens
-
-    t = VideoTokens(frames, quality, codec._gop(gop), src.height, src.width, src.fps, src.channels)
-    return codec.compress_tokens(t), src, len(frames)
+    return size, src, count
 
 
 class VideoCommands:
@@ -93,13 +97,12 @@ class VideoCommands:
         except ValueError as exc:
             raise NcodecError(str(exc)) from None
         t0 = time.perf_counter()
-        data, src, n = encode_file(codec, args.input, quality, args.gop)
+        size, src, n = encode_file(codec, args.input, out, quality, args.gop, force=args.force)
         dt = time.perf_counter() - t0
-        write_atomic(out, data, force=args.force)
         secs = n / float(src.fps)
-        bpp = 8 * len(data) / (n * src.width * src.height)
-        kbps = 8 * len(data) / secs / 1000
-        print(f"{args.input} -> {out}: {len(data)} bytes, {bpp:.4f} bpp, {kbps:.1f} kbps "
+        bpp = 8 * size / (n * src.width * src.height)
+        kbps = 8 * size / secs / 1000
+        print(f"{args.input} -> {out}: {size} bytes, {bpp:.4f} bpp, {kbps:.1f} kbps "
               f"({n} frames {src.width}x{src.height} at {src.fps} fps, {codec.name}, quality {quality}, "
               f"GOP {codec._gop(args.gop)}, {n / dt:.2f} frames/s)")  # fmt: skip
         return 0
