@@ -273,32 +273,49 @@ def test_cli_encode_info_decode_seek(tmp_path: Path, capsys) -> None:
     assert code != 0 and "outside" in err and not (tmp_path / "x.mkv").exists()
 
 
-def test_cli_refuses_audio_tracks_it_would_drop(tmp_path: Path, capsys) -> None:
+def test_cli_keeps_the_audio_track(tmp_path: Path, capsys) -> None:
     import av
 
+    from ncodec.io.audio import open_audio
+
     path = tmp_path / "av.mkv"
+    tone = (0.3 * np.sin(2 * np.pi * 330 * np.arange(4800) / 16000)).astype(np.float32)
     with av.open(str(path), "w") as c:
         v = c.add_stream("ffv1", rate=25)
         v.width, v.height, v.pix_fmt = 64, 48, "bgr0"
         a = c.add_stream("pcm_s16le", rate=16000, layout="mono")
-        for i in range(3):
-            f = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 40 * i, np.uint8), format="rgb24")
+        for i in range(7):
+            f = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 30 * i, np.uint8), format="rgb24")
             f.pts = i
             for p in v.encode(f.reformat(format="bgr0")):
                 c.mux(p)
-        af = av.AudioFrame.from_ndarray(np.zeros((1, 1600), np.int16), format="s16", layout="mono")
+        af = av.AudioFrame.from_ndarray((tone * 32767).astype(np.int16)[None], format="s16", layout="mono")
         af.sample_rate, af.pts = 16000, 0
         for p in a.encode(af):
             c.mux(p)
         for s in (v, a):
             for p in s.encode(None):
                 c.mux(p)
-    code, _, err = _ncodec(capsys, "encode", str(path), str(tmp_path / "o.ncd"))
-    assert code != 0 and "audio track" in err and not (tmp_path / "o.ncd").exists()
+    ncd = tmp_path / "o.ncd"
+    code, out, err = _ncodec(capsys, "encode", str(path), str(ncd), "--quality", "0", "--gop", "4")
+    assert code == 0, err
+    assert "audio track" in out and "audio-music-rvq-v1" in out
+    code, out, err = _ncodec(capsys, "decode", str(ncd), str(tmp_path / "o.mkv"))
+    assert code == 0, err
+    track = open_audio(tmp_path / "o.mkv")
+    back = track.read()
+    assert track.sample_rate == 16000 and back.shape == (4800, 1)
+    spectrum = np.abs(np.fft.rfft(back[:, 0]))
+    assert abs(np.argmax(spectrum) * 16000 / 4800 - 330) < 10  # the tone, through the audio codec
+    code, out, err = _ncodec(capsys, "decode", str(ncd), str(tmp_path / "o.y4m"))
+    assert code != 0 and "audio track" in err and not (tmp_path / "o.y4m").exists()
+    code, out, err = _ncodec(capsys, "decode", str(ncd), str(tmp_path / "o.y4m"), "--audio", "drop")
+    assert code == 0, err
     code, _, err = _ncodec(
-        capsys, "encode", str(path), str(tmp_path / "o.ncd"), "--audio", "drop", "--quality", "0"
+        capsys, "encode", str(path), str(tmp_path / "d.ncd"), "--audio", "drop", "--quality", "0"
     )
     assert code == 0, err
+    assert (tmp_path / "d.ncd").stat().st_size < ncd.stat().st_size
 
 
 def test_cli_errors_on_bad_video_input(tmp_path: Path, capsys) -> None:

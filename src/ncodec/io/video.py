@@ -144,6 +144,45 @@ def open_video(path: str | os.PathLike[str]) -> VideoSource:
         )
 
 
+#: Container format → (audio codec, sample format) of a muxed audio track.
+AUDIO_CODECS = {"matroska": ("flac", "s16"), "mp4": ("aac", "fltp")}
+
+
+class _AudioTrack:
+    """An audio stream of an output file, fed up to a time as the frames go out (interleaving)."""
+
+    def __init__(self, out, fmt: str, samples: np.ndarray, rate: int) -> None:
+        import av
+
+        codec, self.sample_fmt = AUDIO_CODECS[fmt]
+        x = np.asarray(samples, dtype=np.float32)
+        if x.ndim != 2 or not 1 <= x.shape[1] <= 2:
+            raise MediaError(f"audio track of shape {x.shape}: muxing takes mono or stereo")
+        self.x, self.rate, self.pos = np.clip(x, -1, 1), int(rate), 0
+        self.layout = "mono" if x.shape[1] == 1 else "stereo"
+        self.out = out
+        self.stream = out.add_stream(codec, rate=self.rate, layout=self.layout)
+        self.av = av
+
+    def until(self, seconds: Fraction | None) -> None:
+        end = self.x.shape[0] if seconds is None else min(self.x.shape[0], int(seconds * self.rate))
+        while self.pos < end:
+            n = min(end - self.pos, 4096)
+            block = self.x[self.pos : self.pos + n]
+            if self.sample_fmt == "s16":
+                data = np.ascontiguousarray((np.round(block * 32767)).astype(np.int16).reshape(1, -1))
+            else:
+                data = np.ascontiguousarray(block.T)
+            af = self.av.AudioFrame.from_ndarray(data, format=self.sample_fmt, layout=self.layout)
+            af.sample_rate, af.pts = self.rate, self.pos
+            for pkt in self.stream.encode(af):
+                self.out.mux(pkt)
+            self.pos += n
+        if seconds is None:
+            for pkt in self.stream.encode(None):
+                self.out.mux(pkt)
+
+
 def output_format(path: str | os.PathLike[str]) -> tuple:
     suffix = Path(path).suffix.lower()
     if suffix not in OUTPUT_FORMATS:
@@ -158,20 +197,26 @@ def write_video(
     channels: int = 3,
     *,
     force: bool = False,
+    audio: tuple[np.ndarray, int] | None = None,
 ) -> int:
     """Write RGB ``uint8 (H, W, 3)`` frames to ``path`` (format by suffix, see the module docstring)
     atomically; grey (``channels == 1``) clips are written as grey (the integer luma of each frame).
-    Returns the number of frames written; MediaError if there were none."""
+    ``audio`` = ``(samples float [n, channels] in [-1, 1], sample rate)`` is muxed as an audio track
+    (FLAC in ``.mkv``, AAC in ``.mp4``), interleaved with the frames.  Returns the number of frames
+    written; MediaError if there were none, or for audio in a ``.y4m``."""
     import av
 
     fmt, codec, pix_rgb, pix_grey, options, _ = output_format(path)
     fps = Fraction(fps).limit_denominator(1 << 16)
     written = 0
+    if audio is not None and fmt not in AUDIO_CODECS:
+        raise MediaError(f"{path}: {Path(path).suffix} holds no audio track (write .mkv or .mp4)")
 
     def writer(f) -> None:
         nonlocal written
         with av.open(f, mode="w", format=fmt) as out:
             stream = None
+            sound = _AudioTrack(out, fmt, *audio) if audio is not None else None
             for frame in frames:
                 if stream is None:
                     h, w = frame.shape[:2]
@@ -192,10 +237,14 @@ def write_video(
                 for pkt in stream.encode(vf):
                     out.mux(pkt)
                 written += 1
+                if sound is not None:
+                    sound.until(written / fps)
             if stream is None:
                 raise MediaError("no frames to write")
             for pkt in stream.encode(None):
                 out.mux(pkt)
+            if sound is not None:
+                sound.until(None)
 
     try:
         write_atomic(path, writer, force=force)

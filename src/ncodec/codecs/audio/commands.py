@@ -85,10 +85,13 @@ class AudioCommands:
                        "coding)")  # fmt: skip
 
     def add_decode_arguments(self, p: argparse.ArgumentParser) -> None:
-        p.add_argument("--start", type=float, default=0.0, metavar="SECONDS", help="audio: decode from here")
-        p.add_argument("--duration", type=float, metavar="SECONDS", help="audio: decode this many seconds")
+        p.add_argument("--start", type=float, default=0.0, metavar="SECONDS",
+                       help="audio, video: decode from here")  # fmt: skip
+        p.add_argument("--duration", type=float, metavar="SECONDS",
+                       help="audio, video: decode this many seconds")  # fmt: skip
         p.add_argument("--conceal", action="store_true",
-                       help="audio: decode a file with damaged chunks, their seconds as silence")  # fmt: skip
+                       help="audio: decode a file with damaged chunks, their seconds as silence; video: a "
+                       "damaged GOP's frames repeat the last good frame")  # fmt: skip
 
     def encode(self, args: argparse.Namespace, out: Path) -> int:
         if getattr(args, "refine", 0):

@@ -51,7 +51,8 @@ from ncodec.codecs.weights import (
     write_weights,
 )
 from ncodec.container import MediaInfo, NcdHeader, NcdReader, NcdSpoolWriter, TokenSection
-from ncodec.entropy import AdaptiveContextPrior
+from ncodec.entropy import AdaptiveContextPrior, UniformPrior
+from ncodec.entropy.priors import PriorKind
 from ncodec.errors import FormatError, MediaError, NcodecError, ShapeError
 
 __all__ = ["DEFAULT_GOP", "FrameTokens", "InterCodec", "VideoCodec", "VideoTokens"]
@@ -65,6 +66,8 @@ MAX_SIDE = 8192
 MAX_FRAMES = 1 << 24
 ALIGN = 64
 SECTION_NAMES = ("i_z", "i_y_anchor", "i_y_rest", "p_mv", "p_z", "p_y_anchor", "p_y_rest")
+#: The optional audio track: a complete audio .ncd (the audio codec's own file) stored as byte tokens.
+AUDIO_SECTION, AUDIO_CHUNK = "audio_ncd", 1 << 16
 
 
 @dataclass
@@ -358,6 +361,7 @@ class VideoCodec(Codec):
         specs.append(TokenSection(None, None, "block-motion", chunk_len=chunk_p, prior_name=SECTION_NAMES[3]))
         specs += [TokenSection(None, None, qn, chunk_len=chunk_p, prior_name=nm)
                   for qn, nm in zip(quant, SECTION_NAMES[4:], strict=True)]  # fmt: skip
+        specs.append(TokenSection(None, None, "ncd-bytes", chunk_len=AUDIO_CHUNK, prior_name=AUDIO_SECTION))
         return NcdSpoolWriter(specs)
 
     def _add_gop(self, w: NcdSpoolWriter, frames: list[FrameTokens], q: int) -> None:
@@ -379,8 +383,10 @@ class VideoCodec(Codec):
     def _write_stream(
         self, frames: Iterable[FrameTokens], q: int, gop: int, height: int, width: int, fps: Fraction,
         channels: int, path: str | os.PathLike | None = None, force: bool = False,
+        audio: tuple[str, bytes] | None = None,
     ) -> bytes | int:  # fmt: skip
-        """Frame tokens in display order → a file (``path``) or its bytes, one GOP in memory at a time."""
+        """Frame tokens in display order → a file (``path``) or its bytes, one GOP in memory at a time.
+        ``audio``: ``(audio model name, its .ncd file)`` of the clip's audio track, stored alongside."""
         if channels not in (1, 3):
             raise ValueError(f"channels must be 1 (grey) or 3 (RGB), got {channels!r}")
         w = self._writer(gop)
@@ -397,6 +403,12 @@ class VideoCodec(Codec):
             if not group:
                 raise MediaError("a clip of no frames")
             self._add_gop(w, group, q)
+            if audio is not None:
+                raw = np.frombuffer(audio[1], dtype=np.uint8).astype(np.int64)
+                if raw.size == 0:
+                    raise ValueError("an empty audio track")
+                for i in range(0, raw.size, AUDIO_CHUNK):
+                    w.add(7, raw[None, None, i : i + AUDIO_CHUNK], UniformPrior((256,)))
         except BaseException:
             w.close()
             raise
@@ -405,7 +417,7 @@ class VideoCodec(Codec):
         media = MediaInfo(kind="video", width=width, height=height, channels=channels,
                           frame_rate=(fps.numerator, fps.denominator), length=n,
                           padding=(0, ph - height, 0, pw - width))  # fmt: skip
-        extra = [("quality", str(q)), ("gop", str(gop))]
+        extra = [("quality", str(q)), ("gop", str(gop))] + ([("audio", audio[0])] if audio else [])
         return w.finish(
             path, codec=self.name, weights_hash=self.digest, media=media, extra=extra, force=force
         )
@@ -429,19 +441,22 @@ class VideoCodec(Codec):
         return (nh, ph // 64, pw // 64), (m, ph // 16, pw // 16), mv
 
     def compress(self, frames: Iterable[Any], quality: int, gop: int | None = None,
-                 fps: Fraction | float = Fraction(25), channels: int = 3) -> bytes:  # fmt: skip
-        """A clip → a complete .ncd file.  ``channels`` (1 or 3) is the layout the decoded file gets."""
-        return self._compress_stream(frames, quality, gop, fps, channels, None)
+                 fps: Fraction | float = Fraction(25), channels: int = 3,
+                 audio: tuple[str, bytes] | None = None) -> bytes:  # fmt: skip
+        """A clip → a complete .ncd file.  ``channels`` (1 or 3) is the layout the decoded file gets;
+        ``audio`` = ``(model name, bytes)``: the clip's audio track as a file of that audio model."""
+        return self._compress_stream(frames, quality, gop, fps, channels, None, audio=audio)
 
     def compress_to(
         self, path: str | os.PathLike, frames: Iterable[Any], quality: int, gop: int | None = None,
         fps: Fraction | float = Fraction(25), channels: int = 3, force: bool = False,
+        audio: tuple[str, bytes] | None = None,
     ) -> int:  # fmt: skip
         """Code ``frames`` (any iterable, read once) into the file ``path`` frame by frame: memory holds the
         reference and one GOP's tokens, not the clip.  Returns the file's size."""
-        return self._compress_stream(frames, quality, gop, fps, channels, path, force)
+        return self._compress_stream(frames, quality, gop, fps, channels, path, force, audio)
 
-    def _compress_stream(self, frames, quality, gop, fps, channels, path, force=False):
+    def _compress_stream(self, frames, quality, gop, fps, channels, path, force=False, audio=None):
         q, gop = self.check_quality(quality), self._gop(gop)
         size: list[int] = []
 
@@ -460,7 +475,8 @@ class VideoCodec(Codec):
             yield first
             yield from it
 
-        return self._write_stream(chain(), q, gop, size[0], size[1], Fraction(fps), channels, path, force)
+        fps = Fraction(fps)
+        return self._write_stream(chain(), q, gop, size[0], size[1], fps, channels, path, force, audio)
 
     def read_header(self, h: NcdHeader) -> tuple[int, int]:
         """Check a parsed header against this codec; returns ``(quality, gop)``."""
@@ -491,12 +507,26 @@ class VideoCodec(Codec):
         gop = int(g_text)
         q = int(q_text)  # checked by check_header
         shapes = self._shapes(m.length, gop, m.height, m.width)
-        got = [tuple(s.shape) for s in h.sections]
+        sections = list(h.sections)
+        audio = dict(h.extra).get("audio")
+        if audio is not None:  # the audio track: an embedded audio .ncd, as byte tokens
+            a = sections.pop() if sections else None
+            if (
+                a is None
+                or a.prior_name != AUDIO_SECTION
+                or a.alphabet != (256,)
+                or len(a.shape) != 3
+                or a.shape[:2] != (1, 1)
+                or a.chunk_len != AUDIO_CHUNK
+                or a.prior_kind != PriorKind.UNIFORM
+            ):
+                raise FormatError("header: the audio field names a track the sections do not hold")
+        got = [tuple(s.shape) for s in sections]
         if got != shapes:
             raise FormatError(
                 f"header: token sections {got} do not fit {m.length} frames of {m.width}x{m.height}"
             )
-        for i, s in enumerate(h.sections):
+        for i, s in enumerate(sections):
             want = 1 if i < 3 else max(gop - 1, 1)
             if s.chunk_len != want:
                 raise FormatError(f"header: section {i} has chunks of {s.chunk_len} frames, not {want}")
@@ -618,6 +648,20 @@ class VideoReader:
         except (ShapeError, ValueError) as exc:
             raise FormatError(f"GOP {g}: {exc}") from exc
         return out
+
+    @property
+    def audio_model(self) -> str | None:
+        """The audio model of the file's audio track (None: the file has none)."""
+        return dict(self.header.extra).get("audio")
+
+    def audio_bytes(self) -> bytes:
+        """The audio track: the audio model's complete .ncd file (FormatError if the file has none)."""
+        if self.audio_model is None:
+            raise FormatError("the file holds no audio track")
+        first = self._first[len(self.header.sections) - 1]
+        parts = [self._r.read_chunk(k, UniformPrior((256,))).astype(np.uint8).tobytes()
+                 for k in range(first, len(self._r.spans))]  # fmt: skip
+        return b"".join(parts)
 
     def tokens(self) -> VideoTokens:
         frames = [f for g in range(self.n_gops) for f in self.gop_tokens(g)]

@@ -3,8 +3,11 @@
 Both directions go frame by frame: the input is decoded one frame at a time and coded as it comes;
 decoding reads one GOP's chunks at a time (``--start`` seeks to its GOP through the chunk index) and
 writes the output as it goes.  The output appears (atomically) only when everything succeeded.
-**Audio policy:** ncodec video files carry no audio track yet; an input with one is refused unless
-``--audio drop`` says to code the picture alone.
+**Audio policy:** an input's (first) audio track is kept by default: coded with ncodec's general-audio
+model (``--audio-model``, default ``audio-music-rvq-v1`` at its highest rate) into that model's own
+``.ncd``, stored inside the video file, and muxed back (FLAC in ``.mkv``, AAC in ``.mp4``) when decoding;
+``--audio drop`` codes the picture alone.  A ``.y4m`` output cannot hold audio: decoding a file with
+an audio track to ``.y4m`` is refused unless ``--audio drop``.
 """
 
 from __future__ import annotations
@@ -32,8 +35,28 @@ def _video_codec(name: str, allow_path: bool = True):
     return codec
 
 
+#: The audio model a video's audio track is coded with when none is named.
+AUDIO_MODEL = "audio-music-rvq-v1"
+
+
+def audio_track(path: str | Path, model: str | None) -> tuple[str, bytes]:
+    """The first audio track of a video file coded by an ncodec audio model: ``(model name, .ncd)``."""
+    from ncodec.codecs.registry import available_models
+    from ncodec.io.audio import open_audio
+
+    name = model or (AUDIO_MODEL if AUDIO_MODEL in available_models() else default_model("audio"))
+    if name is None:
+        raise NcodecError("no audio model is shipped to code the audio track: pass --audio drop")
+    codec = load(name)
+    if codec.media != "audio":
+        raise NcodecError(f"--audio-model {name} is an {codec.media} model")
+    src = open_audio(path)
+    x = src.read()
+    return codec.name, codec.compress(x.T, codec.qualities - 1, sample_rate=src.sample_rate)
+
+
 def encode_file(codec, path: str | Path, out: Path, quality: int, gop: int | None, force: bool = False,
-                progress: bool = True):  # fmt: skip
+                progress: bool = True, audio: tuple[str, bytes] | None = None):  # fmt: skip
     """Code a video file or frame folder into ``out`` frame by frame (memory: the reference frame and
     one GOP's tokens): ``(bytes written, source, frames)``."""
     from ncodec.io.video import open_video
@@ -51,11 +74,31 @@ def encode_file(codec, path: str | Path, out: Path, quality: int, gop: int | Non
             yield f
 
     try:
-        size = codec.compress_to(out, frames(), quality, gop, fps=src.fps, channels=src.channels, force=force)
+        size = codec.compress_to(
+            out, frames(), quality, gop, fps=src.fps, channels=src.channels, force=force, audio=audio
+        )
     finally:
         if bar is not None:
             bar.close()
     return size, src, count
+
+
+def decode_audio_span(reader, start: float, duration: float | None):
+    """The audio track's samples ``(float [n, channels], rate)`` over ``[start, start + duration)``
+    seconds (clipped to the track; ``duration=None``: to its end), or None when it has none there."""
+    from ncodec.container import parse
+
+    data = reader.audio_bytes()
+    m = parse(data, strict=False).header.media
+    length = m.length / m.sample_rate
+    if start >= length:
+        return None
+    codec = load(reader.audio_model, allow_path=False)
+    if duration is None and start == 0:
+        y = codec.decompress(data)
+    else:
+        y = codec.decompress(data, start=start, duration=min(duration or length, length - start))
+    return y[0].numpy().T, int(m.sample_rate)
 
 
 class VideoCommands:
@@ -69,12 +112,18 @@ class VideoCommands:
             help="video: frames per GOP, an I-frame every N (default 32; 1 = all intra)",
         )  # fmt: skip
         p.add_argument(
-            "--audio", choices=["drop"],
-            help="video: what to do with the input's audio track (only 'drop' for now)",
+            "--audio", choices=["ncodec", "drop"],
+            help="video: the input's audio track is coded by an ncodec audio model (default) or dropped",
         )  # fmt: skip
+        p.add_argument(
+            "--audio-model", help=f"video: the audio model of the audio track (default {AUDIO_MODEL})"
+        )
 
     def add_decode_arguments(self, p: argparse.ArgumentParser) -> None:
         p.add_argument("--frames", type=int, metavar="N", help="video: decode N frames (from --start)")
+        p.add_argument(
+            "--audio", choices=["keep", "drop"], help="video: write the audio track (default) or not"
+        )
 
     def encode(self, args: argparse.Namespace, out: Path) -> int:
         from ncodec.io.video import open_video
@@ -86,9 +135,6 @@ class VideoCommands:
         if model is None:
             raise NcodecError("no video model is shipped: pass --model WEIGHTS.safetensors")
         src = open_video(args.input)  # refuse what is not video before any work
-        if src.audio_streams and getattr(args, "audio", None) != "drop":
-            raise MediaError(f"{args.input} has an audio track; ncodec video files do not carry audio yet: "
-                             "pass --audio drop to code the picture alone")  # fmt: skip
         codec = _video_codec(model)
         quality = codec.qualities - 1 if args.quality is None else args.quality
         try:
@@ -97,14 +143,18 @@ class VideoCommands:
         except ValueError as exc:
             raise NcodecError(str(exc)) from None
         t0 = time.perf_counter()
-        size, src, n = encode_file(codec, args.input, out, quality, args.gop, force=args.force)
+        audio = None
+        if src.audio_streams and getattr(args, "audio", None) != "drop":
+            audio = audio_track(args.input, getattr(args, "audio_model", None))
+        size, src, n = encode_file(codec, args.input, out, quality, args.gop, force=args.force, audio=audio)
         dt = time.perf_counter() - t0
         secs = n / float(src.fps)
         bpp = 8 * size / (n * src.width * src.height)
         kbps = 8 * size / secs / 1000
         print(f"{args.input} -> {out}: {size} bytes, {bpp:.4f} bpp, {kbps:.1f} kbps "
               f"({n} frames {src.width}x{src.height} at {src.fps} fps, {codec.name}, quality {quality}, "
-              f"GOP {codec._gop(args.gop)}, {n / dt:.2f} frames/s)")  # fmt: skip
+              f"GOP {codec._gop(args.gop)}, {n / dt:.2f} frames/s"
+              + (f"; audio track: {len(audio[1])} bytes of {audio[0]}" if audio else "") + ")")  # fmt: skip
         return 0
 
     def decode(self, args: argparse.Namespace, out: Path, data: bytes, header: NcdHeader) -> int:
@@ -125,6 +175,14 @@ class VideoCommands:
             first = next(frames)  # argument errors surface before the output is opened
         except ValueError as exc:
             raise NcodecError(str(exc)) from None
+        n_out = (r.n - start) if count is None else count
+        audio = None
+        if r.audio_model is not None and getattr(args, "audio", None) != "drop":
+            if out.suffix.lower() == ".y4m":
+                raise MediaError(f"{args.input} has an audio track and .y4m holds none: decode to .mkv or "
+                                 ".mp4, or pass --audio drop")  # fmt: skip
+            whole = start == 0 and count is None  # the whole track, however long; else the span's seconds
+            audio = decode_audio_span(r, start / float(r.fps), None if whole else n_out / float(r.fps))
         total = (r.n - start) if count is None else count
         bar = _progress(total, f"decode {Path(args.input).name}")
 
@@ -137,11 +195,13 @@ class VideoCommands:
 
         t0 = time.perf_counter()
         try:
-            n = write_video(out, chain(), r.fps, r.channels, force=args.force)
+            n = write_video(out, chain(), r.fps, r.channels, force=args.force, audio=audio)
         finally:
             bar.close()
             r.close()
         note = "" if exact else " (re-encoded: not the exact decoded pixels; .mkv is exact)"
+        if audio is not None:
+            note += f"; audio track {audio[0].shape[0] / audio[1]:.2f} s from {r.audio_model}"
         print(f"{args.input} -> {out}: {n} frames {r.width}x{r.height} at {r.fps} fps from frame {start} "
               f"({codec.name}, {n / (time.perf_counter() - t0):.2f} frames/s){note}")  # fmt: skip
         return 0
