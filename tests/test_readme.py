@@ -41,6 +41,7 @@ def test_readme_shell_examples_run(tmp_path, monkeypatch) -> None:
     from ncodec.io.samples import sample_speech
 
     shutil.copy(sample_speech(), tmp_path / "speech.flac")
+    shutil.copy(README.parent / "tests" / "data" / "video_bikes_16f.mp4", tmp_path / "clip.mp4")
     (tmp_path / "tests").symlink_to(README.parent / "tests")
     monkeypatch.chdir(tmp_path)
     for cmd in lines:
