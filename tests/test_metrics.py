@@ -190,6 +190,7 @@ def test_bd_rate_and_psnr_match_an_independent_implementation(method: str) -> No
     compressai's published Kodak curves and on ncodec's own committed image RD curves (RGB PSNR and
     MS-SSIM dB), to 1e-6 relative: a changed fit (a quadratic for the cubic, a linear PCHIP) fails."""
     import bjontegaard  # a dev dependency: a missing package fails, it does not skip
+
     kodak = json.loads((DATA / "compressai_kodak.json").read_text())["curves"]
     pairs = [((kodak["jpeg"]["bpp"], kodak["jpeg"]["psnr-rgb"]), (c["bpp"], c["psnr-rgb"]))
              for n, c in kodak.items() if n != "jpeg"]  # fmt: skip
@@ -205,3 +206,19 @@ def test_bd_rate_and_psnr_match_an_independent_implementation(method: str) -> No
         assert bd_rate(ra, qa, rt, qt, method) == pytest.approx(ref, rel=1e-6, abs=1e-9)
         ref = bjontegaard.bd_psnr(ra, qa, rt, qt, method, require_matching_points=False, min_overlap=0)
         assert bd_psnr(ra, qa, rt, qt, method) == pytest.approx(ref, rel=1e-6, abs=1e-9)
+
+
+def test_yuv420_psnr_weights_luma_six_to_one() -> None:
+    from ncodec.metrics.video import psnr_yuv420, video_psnr_yuv420
+
+    rng = np.random.default_rng(3)
+    ref = rng.integers(20, 200, size=(34, 51, 3)).astype(np.uint8)  # odd width: chroma edge-padded
+    assert psnr_yuv420(ref, ref) == 100.0
+    grey_shift = ref + np.uint8(2)  # a grey offset moves Y by 2 * (0.2568 + 0.5041 + 0.0979), not Cb/Cr
+    dy = 2 * (0.256788 + 0.504129 + 0.097906)
+    expected = (6 * 10 * np.log10(255.0**2 / dy**2) + 100 + 100) / 8
+    assert abs(psnr_yuv420(ref, grey_shift) - expected) < 0.02
+    assert (
+        abs(video_psnr_yuv420(np.stack([ref, ref]), np.stack([ref, grey_shift])) - (100 + expected) / 2)
+        < 0.02
+    )

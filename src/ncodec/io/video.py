@@ -198,16 +198,20 @@ def write_video(
     *,
     force: bool = False,
     audio: tuple[np.ndarray, int] | None = None,
+    time_base: Fraction | None = None,
 ) -> int:
     """Write RGB ``uint8 (H, W, 3)`` frames to ``path`` (format by suffix, see the module docstring)
     atomically; grey (``channels == 1``) clips are written as grey (the integer luma of each frame).
     ``audio`` = ``(samples float [n, channels] in [-1, 1], sample rate)`` is muxed as an audio track
     (FLAC in ``.mkv``, AAC in ``.mp4``), interleaved with the frames.  Returns the number of frames
-    written; MediaError if there were none, or for audio in a ``.y4m``."""
+    written; MediaError if there were none, or for audio in a ``.y4m``.  ``time_base`` (the source's,
+    as a video file records it) is accepted for the record: frames are stamped ``t / fps`` exactly, and
+    each muxer stores that in its own time base (Matroska's is 1 ms)."""
     import av
 
     fmt, codec, pix_rgb, pix_grey, options, _ = output_format(path)
     fps = Fraction(fps).limit_denominator(1 << 16)
+    tb = Fraction(1, 1) / fps  # frame-count timestamps (the muxer rescales them to its own time base)
     written = 0
     if audio is not None and fmt not in AUDIO_CODECS:
         raise MediaError(f"{path}: {Path(path).suffix} holds no audio track (write .mkv or .mp4)")
@@ -223,7 +227,7 @@ def write_video(
                     stream = out.add_stream(codec, rate=fps)
                     stream.width, stream.height = w, h
                     stream.pix_fmt = pix_grey if channels == 1 else pix_rgb
-                    stream.time_base = Fraction(1, 1) / fps
+                    stream.time_base = tb
                     stream.options = dict(options)
                 if channels == 1:
                     x = frame.astype(np.int32)

@@ -32,7 +32,7 @@ RESULTS_VERSION = 1
 RATE_KEY = {"image": "bpp", "video": "bpp", "audio": "kbps"}
 QUALITY = {
     "image": {"psnr": True, "psnr_y": True, "ms_ssim": True, "ms_ssim_db": True},
-    "video": {"psnr": True, "psnr_y": True, "ms_ssim": True, "ms_ssim_db": True},
+    "video": {"psnr": True, "psnr_y": True, "psnr_yuv": True, "ms_ssim": True, "ms_ssim_db": True},
     "audio": {"si_sdr": True, "mel_distance": False, "stft_distance": False, "pesq": True, "stoi": True},
 }
 #: Metrics the plot shows, per media.
@@ -44,7 +44,7 @@ HEADLINE = {
 #: Metrics the BD-rate table reports, per media (MS-SSIM on its dB scale, as compressai does).
 BD_METRICS = {
     "image": ("psnr", "psnr_y", "ms_ssim_db"),
-    "video": ("psnr", "psnr_y", "ms_ssim_db"),
+    "video": ("psnr", "psnr_yuv", "psnr_y", "ms_ssim_db"),
     "audio": ("mel_distance", "stft_distance", "si_sdr", "pesq", "stoi"),
 }
 
@@ -65,6 +65,8 @@ def measure(item: Item, num_bytes: int, rec: np.ndarray, speech_metrics: bool = 
         out["bpp"] = vm.video_bpp(num_bytes, t, h, w)
         out["psnr"] = vm.video_psnr(frames, recs)
         out["psnr_y"] = vm.video_psnr(frames, recs, luma=True)
+        if item.media == "video":
+            out["psnr_yuv"] = vm.video_psnr_yuv420(frames, recs)
         try:
             out["ms_ssim"] = vm.video_ms_ssim(frames, recs)
             out["ms_ssim_db"] = im.ms_ssim_db(out["ms_ssim"])

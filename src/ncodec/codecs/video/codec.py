@@ -383,7 +383,7 @@ class VideoCodec(Codec):
     def _write_stream(
         self, frames: Iterable[FrameTokens], q: int, gop: int, height: int, width: int, fps: Fraction,
         channels: int, path: str | os.PathLike | None = None, force: bool = False,
-        audio: tuple[str, bytes] | None = None,
+        audio: tuple[str, bytes] | None = None, time_base: Fraction | None = None,
     ) -> bytes | int:  # fmt: skip
         """Frame tokens in display order → a file (``path``) or its bytes, one GOP in memory at a time.
         ``audio``: ``(audio model name, its .ncd file)`` of the clip's audio track, stored alongside."""
@@ -418,6 +418,11 @@ class VideoCodec(Codec):
                           frame_rate=(fps.numerator, fps.denominator), length=n,
                           padding=(0, ph - height, 0, pw - width))  # fmt: skip
         extra = [("quality", str(q)), ("gop", str(gop))] + ([("audio", audio[0])] if audio else [])
+        if time_base is not None:  # the source stream's time base, for the decoded file's timestamps
+            tb = Fraction(time_base)
+            if not 0 < tb < 1 or tb.denominator > 1 << 30:
+                raise ValueError(f"time base {time_base} is not usable")
+            extra.append(("time_base", f"{tb.numerator}/{tb.denominator}"))
         return w.finish(
             path, codec=self.name, weights_hash=self.digest, media=media, extra=extra, force=force
         )
@@ -450,13 +455,15 @@ class VideoCodec(Codec):
     def compress_to(
         self, path: str | os.PathLike, frames: Iterable[Any], quality: int, gop: int | None = None,
         fps: Fraction | float = Fraction(25), channels: int = 3, force: bool = False,
-        audio: tuple[str, bytes] | None = None,
+        audio: tuple[str, bytes] | None = None, time_base: Fraction | None = None,
     ) -> int:  # fmt: skip
         """Code ``frames`` (any iterable, read once) into the file ``path`` frame by frame: memory holds the
         reference and one GOP's tokens, not the clip.  Returns the file's size."""
-        return self._compress_stream(frames, quality, gop, fps, channels, path, force, audio)
+        return self._compress_stream(frames, quality, gop, fps, channels, path, force, audio, time_base)
 
-    def _compress_stream(self, frames, quality, gop, fps, channels, path, force=False, audio=None):
+    def _compress_stream(
+        self, frames, quality, gop, fps, channels, path, force=False, audio=None, time_base=None
+    ):
         q, gop = self.check_quality(quality), self._gop(gop)
         size: list[int] = []
 
@@ -476,7 +483,9 @@ class VideoCodec(Codec):
             yield from it
 
         fps = Fraction(fps)
-        return self._write_stream(chain(), q, gop, size[0], size[1], fps, channels, path, force, audio)
+        return self._write_stream(
+            chain(), q, gop, size[0], size[1], fps, channels, path, force, audio, time_base
+        )
 
     def read_header(self, h: NcdHeader) -> tuple[int, int]:
         """Check a parsed header against this codec; returns ``(quality, gop)``."""
@@ -648,6 +657,20 @@ class VideoReader:
         except (ShapeError, ValueError) as exc:
             raise FormatError(f"GOP {g}: {exc}") from exc
         return out
+
+    @property
+    def time_base(self) -> Fraction | None:
+        """The source's time base, when the file records one."""
+        text = dict(self.header.extra).get("time_base")
+        if text is None:
+            return None
+        try:
+            tb = Fraction(text)
+        except (ValueError, ZeroDivisionError):
+            raise FormatError(f"bad time_base field {text!r}") from None
+        if not 0 < tb < 1:
+            raise FormatError(f"bad time_base field {text!r}")
+        return tb
 
     @property
     def audio_model(self) -> str | None:

@@ -75,7 +75,15 @@ def encode_file(codec, path: str | Path, out: Path, quality: int, gop: int | Non
 
     try:
         size = codec.compress_to(
-            out, frames(), quality, gop, fps=src.fps, channels=src.channels, force=force, audio=audio
+            out,
+            frames(),
+            quality,
+            gop,
+            fps=src.fps,
+            channels=src.channels,
+            force=force,
+            audio=audio,
+            time_base=src.time_base,
         )
     finally:
         if bar is not None:
@@ -195,7 +203,9 @@ class VideoCommands:
 
         t0 = time.perf_counter()
         try:
-            n = write_video(out, chain(), r.fps, r.channels, force=args.force, audio=audio)
+            n = write_video(
+                out, chain(), r.fps, r.channels, force=args.force, audio=audio, time_base=r.time_base
+            )
         finally:
             bar.close()
             r.close()
