@@ -35,8 +35,14 @@ def codec() -> VideoCodec:
 
 
 @pytest.fixture(scope="module")
-def clip() -> np.ndarray:
-    return np.stack(list(open_video(BIKES).frames()))[:6]
+def full() -> np.ndarray:
+    return np.stack(list(open_video(BIKES).frames()))
+
+
+@pytest.fixture(scope="module")
+def clip(full: np.ndarray) -> np.ndarray:
+    """Six frames, cropped to 160x112 (odd multiples of 16: padding on both axes) to keep tests fast."""
+    return np.ascontiguousarray(full[:6, 40:152, 48:208])
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +52,8 @@ def coded(codec: VideoCodec, clip: np.ndarray) -> tuple[bytes, np.ndarray]:
 
 
 # ------------------------------------------------------------------------------------------ motion
-def test_block_motion_finds_a_camera_pan_on_a_real_frame(clip: np.ndarray) -> None:
-    big = clip[0]
+def test_block_motion_finds_a_camera_pan_on_a_real_frame(full: np.ndarray) -> None:
+    big = full[0]
     ref = np.ascontiguousarray(big[8 : 8 + 160, 16 : 16 + 224])
     cur = np.ascontiguousarray(big[3 : 3 + 160, 23 : 23 + 224])  # content moved by (+5, -7)
     mv = estimate(ref, cur)
@@ -58,8 +64,8 @@ def test_block_motion_finds_a_camera_pan_on_a_real_frame(clip: np.ndarray) -> No
     assert np.array_equal(estimate(ref, cur), mv)  # a pure function of the pixels
 
 
-def test_compensation_copies_blocks_exactly(clip: np.ndarray) -> None:
-    ref = np.ascontiguousarray(clip[0][:160, :224])
+def test_compensation_copies_blocks_exactly(full: np.ndarray) -> None:
+    ref = np.ascontiguousarray(full[0][:160, :224])
     mv = np.zeros((2, 160 // BLOCK, 224 // BLOCK), np.int64)
     mv[:, 2, 3] = (4, -6)
     pred = compensate(ref, mv)
@@ -92,14 +98,14 @@ def test_tokens_bytes_and_types(codec: VideoCodec, clip, coded) -> None:
     t = codec.encode(clip, 2, gop=3, fps=Fraction(25))
     assert t.types == "IPPIPP"
     assert all(f.y.dtype == np.int64 and f.z.ndim == 3 for f in t.frames)
-    assert t.frames[1].mv.shape == (2, 192 // BLOCK, 256 // BLOCK)
+    assert t.frames[1].mv.shape == (2, 128 // BLOCK, 192 // BLOCK)
     back = codec.decompress_tokens(data)
     for a, b in zip(t.frames, back.frames, strict=True):
         assert a.kind == b.kind and np.array_equal(a.z, b.z) and np.array_equal(a.y, b.y)
         assert (a.mv is None and b.mv is None) or np.array_equal(a.mv, b.mv)
     assert codec.compress_tokens(back) == data  # tables recomputed from the tokens alone
     assert np.array_equal(codec.decode(back), rec)
-    assert (back.height, back.width, back.fps) == (176, 256, Fraction(25))
+    assert (back.height, back.width, back.fps) == (112, 160, Fraction(25))
 
 
 def test_seek_reads_only_the_gop_it_needs(codec: VideoCodec, coded) -> None:
@@ -214,7 +220,7 @@ def test_writers_keep_rate_size_and_exact_pixels(tmp_path: Path, clip) -> None:
     out = tmp_path / "x.mkv"
     assert write_video(out, iter(clip), fps) == len(clip)
     src = open_video(out)
-    assert (src.width, src.height, src.fps) == (256, 176, fps)
+    assert (src.width, src.height, src.fps) == (160, 112, fps)
     assert np.array_equal(np.stack(list(src.frames())), clip)  # FFV1: lossless
     with pytest.raises(MediaError, match="exists"):
         write_video(out, iter(clip), fps)
@@ -248,7 +254,7 @@ def _ncodec(capsys, *args: str) -> tuple[int, str, str]:
 def test_cli_encode_info_decode_seek(tmp_path: Path, capsys) -> None:
     frames = tmp_path / "clip"
     frames.mkdir()
-    src = np.stack(list(open_video(BIKES).frames()))[:5]
+    src = np.ascontiguousarray(np.stack(list(open_video(BIKES).frames()))[:5, :112, :160])
     write_video(tmp_path / "clip.mkv", iter(src), Fraction(25))
     ncd, out = tmp_path / "clip.ncd", tmp_path / "out.mkv"
     code, out_text, err = _ncodec(
@@ -257,7 +263,7 @@ def test_cli_encode_info_decode_seek(tmp_path: Path, capsys) -> None:
     assert code == 0, err
     assert "bpp" in out_text and "GOP 4" in out_text
     code, out_text, err = _ncodec(capsys, "info", str(ncd))
-    assert code == 0 and "5 frames, 256x176, 25/1 fps" in out_text and "2 GOPs of 4" in out_text
+    assert code == 0 and "5 frames, 160x112, 25/1 fps" in out_text and "2 GOPs of 4" in out_text
     code, out_text, err = _ncodec(capsys, "decode", str(ncd), str(out))
     assert code == 0, err
     dec = np.stack(list(open_video(out).frames()))
@@ -326,3 +332,24 @@ def test_cli_errors_on_bad_video_input(tmp_path: Path, capsys) -> None:
     assert not (tmp_path / "o.ncd").exists()
     with pytest.raises(NcodecError):
         load("image-hyperprior-v5").decompress(b"")
+
+
+def test_cli_refuses_zero_frames_and_wrong_outputs(tmp_path: Path, capsys, coded) -> None:
+    import av
+
+    empty = tmp_path / "empty.mkv"
+    with av.open(str(empty), "w") as c:
+        v = c.add_stream("ffv1", rate=25)
+        v.width, v.height, v.pix_fmt = 64, 48, "bgr0"
+    code, _, err = _ncodec(capsys, "encode", str(empty), str(tmp_path / "e.ncd"))
+    assert code != 0 and "no video frames" in err and not (tmp_path / "e.ncd").exists()
+    ncd = tmp_path / "c.ncd"
+    ncd.write_bytes(coded[0])
+    code, _, err = _ncodec(capsys, "decode", str(ncd), str(tmp_path / "c.png"))
+    assert code != 0 and "decoded video is written as" in err and not (tmp_path / "c.png").exists()
+    code, _, err = _ncodec(capsys, "decode", str(ncd), str(tmp_path / "c.mkv"), "--frames", "0")
+    assert code != 0 and not (tmp_path / "c.mkv").exists()
+    photo = tmp_path / "p.ncd"
+    photo.write_bytes(load("image-hyperprior-v5").compress(torch.rand(3, 32, 32), 0))
+    code, _, err = _ncodec(capsys, "decode", str(photo), str(tmp_path / "p.mkv"))
+    assert code != 0 and not (tmp_path / "p.mkv").exists()
