@@ -353,3 +353,10 @@ def test_cli_refuses_zero_frames_and_wrong_outputs(tmp_path: Path, capsys, coded
     photo.write_bytes(load("image-hyperprior-v5").compress(torch.rand(3, 32, 32), 0))
     code, _, err = _ncodec(capsys, "decode", str(photo), str(tmp_path / "p.mkv"))
     assert code != 0 and not (tmp_path / "p.mkv").exists()
+
+
+def test_video_demo(tmp_path: Path, capsys) -> None:
+    code, out, err = _ncodec(capsys, "demo", "--model", MODEL, "--out", str(tmp_path), "--quality", "0")
+    assert code == 0, err
+    assert "bpp" in out and "all intra" in out
+    assert np.stack(list(open_video(tmp_path / "pan.decoded.mkv").frames())).shape == (16, 128, 192, 3)
