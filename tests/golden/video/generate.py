@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Regenerate the golden files of every shipped video model (only for an intended change):
 ``MODEL.q{Q}.ncd`` (a 5-frame camera pan over the bundled photo, 96x64, GOPs of 3: I P P I P, coded at
-quality Q), ``MODEL.q{Q}.tokens.npz`` (every frame's tokens) and ``MODEL.q{Q}.decoded.npy`` (the decoded
+quality Q), ``MODEL.q{Q}.tokens.npz`` (every frame's tokens) and ``MODEL.q{Q}.decoded.npz`` (the decoded
 frames, uint8)."""
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def main() -> None:
             np.savez_compressed(
                 HERE / f"{name}.q{q}.tokens.npz", **token_arrays(codec.decompress_tokens(data))
             )
-            np.save(HERE / f"{name}.q{q}.decoded.npy", codec.decompress(data))
+            np.savez_compressed(HERE / f"{name}.q{q}.decoded.npz", frames=codec.decompress(data))
             print(name, q, len(data), "bytes")
 
 
