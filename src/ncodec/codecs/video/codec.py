@@ -26,7 +26,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -36,7 +36,13 @@ import torch
 
 from ncodec.codecs.base import Codec
 from ncodec.codecs.header import check_parsed_header
-from ncodec.codecs.image.codec import TABLE_KEYS, ImageCodec, checkerboard_merge, checkerboard_split
+from ncodec.codecs.image.codec import (
+    TABLE_KEYS,
+    ImageCodec,
+    ImageTokens,
+    checkerboard_merge,
+    checkerboard_split,
+)
 from ncodec.codecs.image.models import ImageModelConfig
 from ncodec.codecs.integer_nets import ExactRangeError
 from ncodec.codecs.registry import load, register_codec
@@ -79,8 +85,10 @@ class FrameTokens:
     z: np.ndarray
     y: np.ndarray
     mv: np.ndarray | None = None
-    #: ``y``'s table indexes, kept by the encoder so writing the file needs no second pass of the nets
+    #: ``y``'s table indexes (and means), kept by the encoder and the file reader, so that writing the
+    #: file or reconstructing the frame needs no second pass of the integer networks
     idx: np.ndarray | None = field(default=None, repr=False, compare=False)
+    means: torch.Tensor | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -181,17 +189,22 @@ class _Gop:
         self.ref = _pad(out, self.ph, self.pw)
         return out
 
-    def intra(self, z: np.ndarray, y: np.ndarray) -> np.ndarray:
-        from ncodec.codecs.image.codec import ImageTokens
-
-        t = ImageTokens(z=z[None], y=y[None], quality=self.q, height=self.h, width=self.w)
-        return self.keep(self.codec.intra.decode(t))
+    def intra(self, f: FrameTokens) -> np.ndarray:
+        c = self.codec.intra
+        if f.idx is not None and f.means is not None:  # tables from the file reader
+            return self.keep(c._pixels(c._latent(f.y[None], self.q, f.idx[None], f.means), self.h, self.w))
+        t = ImageTokens(z=f.z[None], y=f.y[None], quality=self.q, height=self.h, width=self.w)
+        return self.keep(c.decode(t))
 
     def inter(self, f: FrameTokens) -> np.ndarray:
         if self.ref is None:
             raise FormatError("a P-frame without a reference")
         pred = _tensor(compensate(self.ref, f.mv))
-        return self.keep(self.codec.inter.decode_frame(f.z[None], f.y[None], pred, self.q))
+        c = self.codec.inter
+        if f.idx is not None and f.means is not None:
+            rec = c.model.reconstruct(c._latent(f.y[None], self.q, f.idx[None], f.means), pred).clamp_(0, 1)
+            return self.keep(rec)
+        return self.keep(c.decode_frame(f.z[None], f.y[None], pred, self.q))
 
 
 @register_codec("video", "conditional")
@@ -314,7 +327,8 @@ class VideoCodec(Codec):
         for k, f in enumerate(t.frames):
             if (k % t.gop == 0) != (f.kind == "I"):
                 raise ShapeError(f"frame {k} is {f.kind}, the GOP of {t.gop} puts an I-frame every {t.gop}")
-            yield state.intra(f.z, f.y) if f.kind == "I" else state.inter(f)
+            f = replace(f, idx=None, means=None)  # tables from the tokens as they are now
+            yield state.intra(f) if f.kind == "I" else state.inter(f)
 
     def decode(self, t: VideoTokens) -> np.ndarray:
         """Tokens → ``uint8 (T, H, W, 3)``."""
@@ -437,7 +451,9 @@ class VideoCodec(Codec):
                 raise ShapeError(
                     f"{f.kind}-frame tokens {got} do not fit a {t.width}x{t.height} clip ({want})"
                 )
-        return self._write_stream(t.frames, q, gop, t.height, t.width, t.fps, t.channels)
+        # the tables are recomputed from the tokens (they may have been edited since they were made)
+        frames = [replace(f, idx=None, means=None) for f in t.frames]
+        return self._write_stream(frames, q, gop, t.height, t.width, t.fps, t.channels)
 
     def _frame_shapes(self, kind: str, height: int, width: int) -> tuple:
         ph, pw = -(-height // ALIGN) * ALIGN, -(-width // ALIGN) * ALIGN
@@ -632,14 +648,15 @@ class VideoReader:
         a_idx, _ = checkerboard_split_t(idx)
         anchors = self._read(base + 1, g, lambda s: codec.y_coder.prior(a_idx))
         full = checkerboard_merge_t(anchors, anchors)
-        idx2 = np.stack([codec._tables(hypers[k], q, y_tok=full[:, :, k])[0][0] for k in range(n)], axis=1)[
-            None
-        ]
+        tables = [codec._tables(hypers[k], q, y_tok=full[:, :, k]) for k in range(n)]
+        idx2 = np.stack([t[0][0] for t in tables], axis=1)[None]
         _, r_idx = checkerboard_split_t(idx2)
         rest = self._read(base + 2, g, lambda s: codec.y_coder.prior(r_idx))
         y = checkerboard_merge_t(anchors, rest)
         kind = "I" if base == 0 else "P"
-        return [FrameTokens(kind, z[0, :, k], y[0, :, k], None if mv is None else mv[0, :, k] - MAX_MV)
+        # the tables each frame was decoded with come along: reconstruction needs no second pass
+        return [FrameTokens(kind, z[0, :, k], y[0, :, k], None if mv is None else mv[0, :, k] - MAX_MV,
+                            idx=tables[k][0][0], means=tables[k][1])
                 for k in range(n)]  # fmt: skip
 
     def gop_tokens(self, g: int) -> list[FrameTokens]:
@@ -705,7 +722,7 @@ class VideoReader:
                 state = _Gop(self.codec, self.quality, self.height, self.width)
                 for k, f in enumerate(tokens):
                     try:
-                        rec = state.intra(f.z, f.y) if f.kind == "I" else state.inter(f)
+                        rec = state.intra(f) if f.kind == "I" else state.inter(f)
                     except (ShapeError, ExactRangeError) as exc:
                         raise FormatError(f"GOP {g}, frame {first + k}: {exc}") from exc
                     if start <= first + k < end:
