@@ -54,24 +54,52 @@ def _ladder(codec) -> str:
 
 
 def encode_file(codec, path: str | Path, quality: int, prior: str = "static", progress: bool = True):
-    """Stream an audio file through ``codec`` at ``quality``: ``(file bytes, source)``."""
-    from ncodec.codecs.audio.codec import AudioTokens
+    """Stream an audio file through ``codec`` at ``quality``: ``(file bytes, source)``.  Each chunk of
+    the file is entropy-coded as soon as its token frames are there (the container's spool writer), so
+    memory holds a chunk of tokens, not the file's: the bytes equal ``codec.compress`` of the whole."""
+    from ncodec.codecs.audio.codec import CHUNK_FRAMES
+    from ncodec.container import MediaInfo, NcdSpoolWriter, TokenSection
 
     src = open_audio(path)
     enc = codec.stream_encoder(quality, src.sample_rate, src.channels)
-    parts = []
+    table = codec.prior(quality, prior)
+    spec = TokenSection(None, None, codec.model.quantizer_name, codec.model.token_form, CHUNK_FRAMES, prior)
+    writer = NcdSpoolWriter([spec])
+    pending: list[np.ndarray] = []
+
+    def take(part: np.ndarray, last: bool = False) -> None:
+        pending.append(part)
+        have = sum(p.shape[-1] for p in pending)
+        if have < CHUNK_FRAMES and not (last and have):
+            return
+        tokens = np.concatenate(pending, axis=-1)
+        pending.clear()
+        n = tokens.shape[-1] if last else tokens.shape[-1] // CHUNK_FRAMES * CHUNK_FRAMES
+        for i in range(0, n, CHUNK_FRAMES):
+            writer.add(0, tokens[..., i : min(i + CHUNK_FRAMES, n)], table)
+        if n < tokens.shape[-1]:
+            pending.append(tokens[..., n:])
+
     bar = _progress(src.frames / src.sample_rate if src.frames else None, f"encode {Path(path).name}") \
         if progress else None  # fmt: skip
-    for block in src.blocks(int(BLOCK_SECONDS * src.sample_rate)):
-        parts.append(enc.feed(block))
+    try:
+        for block in src.blocks(int(BLOCK_SECONDS * src.sample_rate)):
+            take(enc.feed(block))
+            if bar is not None:
+                bar.update(block.shape[0] / src.sample_rate)
+        take(enc.flush(), last=True)
+    except BaseException:
+        writer.close()
+        raise
+    finally:
         if bar is not None:
-            bar.update(block.shape[0] / src.sample_rate)
-    parts.append(enc.flush())
-    if bar is not None:
-        bar.close()
-    tokens = np.concatenate(parts, axis=-1)
-    t = AudioTokens(tokens, quality, src.sample_rate, src.channels, [int(src.frames)], codec.frame_rate)
-    return codec.compress_tokens(t, prior), src
+            bar.close()
+    rate = (codec.cfg.sample_rate, codec.cfg.frame_samples)
+    media = MediaInfo(kind="audio", channels=src.channels, sample_rate=src.sample_rate, frame_rate=rate,
+                      length=int(src.frames))  # fmt: skip
+    data = writer.finish(codec=codec.name, weights_hash=codec.digest, media=media,
+                         extra=[("quality", str(quality))])  # fmt: skip
+    return data, src
 
 
 class AudioCommands:
