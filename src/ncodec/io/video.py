@@ -198,15 +198,13 @@ def write_video(
     *,
     force: bool = False,
     audio: tuple[np.ndarray, int] | None = None,
-    time_base: Fraction | None = None,
 ) -> int:
     """Write RGB ``uint8 (H, W, 3)`` frames to ``path`` (format by suffix, see the module docstring)
     atomically; grey (``channels == 1``) clips are written as grey (the integer luma of each frame).
     ``audio`` = ``(samples float [n, channels] in [-1, 1], sample rate)`` is muxed as an audio track
     (FLAC in ``.mkv``, AAC in ``.mp4``), interleaved with the frames.  Returns the number of frames
-    written; MediaError if there were none, or for audio in a ``.y4m``.  ``time_base`` (the source's,
-    as a video file records it) is accepted for the record: frames are stamped ``t / fps`` exactly, and
-    each muxer stores that in its own time base (Matroska's is 1 ms)."""
+    written; MediaError if there were none, or for audio in a ``.y4m``.  Frames are stamped ``t / fps``
+    exactly; each muxer stores that in its own time base (Matroska's is 1 ms)."""
     import av
 
     fmt, codec, pix_rgb, pix_grey, options, _ = output_format(path)

@@ -53,14 +53,18 @@ class CropPool:
         if not self.images:
             raise MediaError(f"no training image is at least {self.crop}x{self.crop} after downscaling")
 
-    def batch(self, n: int, gen: torch.Generator) -> torch.Tensor:
-        out = torch.empty(n, 3, self.crop, self.crop)
+    def batch(self, n: int, gen: torch.Generator, size: int | None = None) -> torch.Tensor:
+        """``n`` random crops of ``size`` (default: the pool's crop; at most it) pixels a side."""
+        c = self.crop if size is None else int(size)
+        if not 1 <= c <= self.crop:
+            raise ValueError(f"crop size {c} outside 1..{self.crop}")
+        out = torch.empty(n, 3, c, c)
         for i in range(n):
             img = self.images[int(torch.randint(len(self.images), (), generator=gen))]
             h, w = img.shape[:2]
-            top = int(torch.randint(h - self.crop + 1, (), generator=gen))
-            left = int(torch.randint(w - self.crop + 1, (), generator=gen))
-            crop = torch.from_numpy(img[top : top + self.crop, left : left + self.crop].copy())
+            top = int(torch.randint(h - c + 1, (), generator=gen))
+            left = int(torch.randint(w - c + 1, (), generator=gen))
+            crop = torch.from_numpy(img[top : top + c, left : left + c].copy())
             crop = crop.permute(2, 0, 1).float().div_(255)
             if bool(torch.rand((), generator=gen) < 0.5):
                 crop = crop.flip(2)

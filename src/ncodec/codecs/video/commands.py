@@ -203,9 +203,7 @@ class VideoCommands:
 
         t0 = time.perf_counter()
         try:
-            n = write_video(
-                out, chain(), r.fps, r.channels, force=args.force, audio=audio, time_base=r.time_base
-            )
+            n = write_video(out, chain(), r.fps, r.channels, force=args.force, audio=audio)
         finally:
             bar.close()
             r.close()

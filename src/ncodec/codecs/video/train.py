@@ -109,12 +109,7 @@ class PairMaker:
         return x0.clamp_(0, 1), x1.clamp_(0, 1)
 
     def pool_batch(self, n: int, size: int, gen: torch.Generator) -> torch.Tensor:
-        crop = self.pool.crop
-        self.pool.crop = size
-        try:
-            return self.pool.batch(n, gen)
-        finally:
-            self.pool.crop = crop
+        return self.pool.batch(n, gen, size)
 
 
 def to_u8(x: torch.Tensor) -> np.ndarray:
