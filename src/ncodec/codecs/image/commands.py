@@ -26,8 +26,10 @@ class ImageCommands:
 
     def add_encode_arguments(self, p: argparse.ArgumentParser) -> None:
         p.add_argument(
-            "--prior", choices=["static", "adaptive"], help="FSQ/RVQ models: token prior (default adaptive)"
-        )
+            "--prior", choices=["static", "adaptive", "uniform", "auto"],
+            help="token models: the token prior (images: default adaptive; audio: default auto, the "
+            "static or the uniform tables, whichever codes the first chunk in fewer bytes)",
+        )  # fmt: skip
         p.add_argument(
             "--refine", type=int, default=0, metavar="STEPS",
             help="hyperprior models: optimise the latents for STEPS steps (about 1 s each for 768x512 on "
@@ -46,6 +48,9 @@ class ImageCommands:
         if args.refine < 0:
             raise NcodecError(f"--refine must be >= 0 steps, got {args.refine}")
         t0 = time.perf_counter()
+        if args.prior == "auto":
+            raise NcodecError("--prior auto is for audio files; image token models take static, "
+                              "adaptive or uniform")  # fmt: skip
         if args.prior is not None:
             if "prior" not in codec.compress_options:
                 raise NcodecError(
