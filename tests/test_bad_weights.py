@@ -98,3 +98,20 @@ def test_bad_weights_are_refused_clearly(tmp_path, capsys, base, what, config, t
     assert main(["encode", str(photo), str(out), "--model", str(path)]) == 2
     err = capsys.readouterr().err
     assert "error" in err and "Traceback" not in err and not out.exists()
+
+
+TEMPORAL = [
+    ("another base digest", _set("base_digest", "00" * 32), None, "not the base it was fitted on"),
+    ("an unknown base", _set("base", "video-p-v0"), None, "unknown model"),
+    ("other bucket edges", _set("temporal", {"bucket_edges": [1, 2]}), None, "another layout"),
+    ("a map outside the tables", None, _tensor("temporal.map", lambda t: t + 64), "outside 0..63"),
+    ("a map of another shape", None, _tensor("temporal.map", lambda t: t[:1].clone()), "of shape"),
+    ("an extra tensor", None, lambda s: s.update(extra=torch.zeros(2)), "only the tensor"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("what,config,tensors,message", TEMPORAL, ids=[c[0] for c in TEMPORAL])
+def test_bad_temporal_context_files_are_refused(tmp_path, what, config, tensors, message) -> None:
+    """A video model with a temporal context names its base model and digest and holds only the map."""
+    with pytest.raises(NcodecError, match=message):
+        ncodec.load(str(_variant(tmp_path, "video-p-v2", config, tensors)))

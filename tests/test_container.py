@@ -28,6 +28,7 @@ from ncodec.container import (
 )
 from ncodec.entropy import (
     AdaptiveContextPrior,
+    FrameIndexedPrior,
     IndexedTablePrior,
     NeuralPrior,
     PriorKind,
@@ -135,10 +136,31 @@ def test_version_2_rejects_listed_indexed_alphabets_and_version_1_empty_ones() -
     bad = _with_crc(old[:8] + (2).to_bytes(2, "little") + old[10:])
     with pytest.raises(FormatError, match="come from its tables"):
         decompress(bad, prior)
-    with pytest.raises(FormatError, match="unsupported format version 3"):
-        decompress(_with_crc(data[:8] + (3).to_bytes(2, "little") + data[10:]), prior)
+    with pytest.raises(FormatError, match="unsupported format version 4"):
+        decompress(_with_crc(data[:8] + (4).to_bytes(2, "little") + data[10:]), prior)
     with pytest.raises(ValueError, match="writes versions"):
-        compress(np.zeros((1, 1, 2), np.int64), UniformPrior((2,)), version=3)
+        compress(np.zeros((1, 1, 2), np.int64), UniformPrior((2,)), version=4)
+
+
+def test_frame_indexed_prior_makes_version_3_files_and_nothing_else_does() -> None:
+    tabs = [freqs_from_counts(np.array([5, 3, 1])), freqs_from_counts(np.array([1, 2, 3, 4]))]
+    rng = np.random.default_rng(8)
+    x = rng.integers(0, 3, (1, 2, 6, 3, 4))
+    x[0, 1, 4, 2, 0] = 10**12
+    index = np.zeros(x.shape, np.int64)
+    index[:, :, 1:] = np.minimum(x[:, :, :-1], 1)  # each frame's tables from the frame before it
+    p = FrameIndexedPrior(tabs, index)
+    data = compress(x, p, chunk_len=4)
+    h = parse(data).header
+    assert (h.version, h.prior_kind, h.prior_params) == (3, PriorKind.INDEXED, (1, 1))
+    np.testing.assert_array_equal(decompress(data, p), x)
+    assert parse(compress(x, IndexedTablePrior(tabs, index, escape=True))).header.version == 2
+    with pytest.raises(FormatError, match="not allowed in version 2"):
+        decompress(_with_crc(data[:8] + (2).to_bytes(2, "little") + data[10:]), p)
+    with pytest.raises(FormatError, match="parameters"):
+        decompress(data, IndexedTablePrior(tabs, index, escape=True))
+    with pytest.raises(ValueError, match="version 3"):
+        compress(x, p, version=1)
 
 
 def test_golden_header_fields() -> None:
@@ -256,7 +278,7 @@ def _patch_header(data: bytes, body_edit) -> bytes:
     [
         (lambda d: b"RIFF" + d[4:], "bad magic"),
         (lambda d: d[:5], "truncated at byte 5"),
-        (lambda d: d[:8] + b"\x03\x00" + d[10:], "unsupported format version 3"),
+        (lambda d: d[:8] + b"\x04\x00" + d[10:], "unsupported format version 4"),
         (lambda d: d[:10] + b"\x01\x00" + d[12:], "unsupported header flags"),
         (lambda d: d[:12] + b"\xff\xff\xff\x7f" + d[16:], "header length"),
         (lambda d: d[:20] + bytes([d[20] ^ 1]) + d[21:], "CRC mismatch in header"),

@@ -13,6 +13,7 @@ from ncodec.entropy import (
     MAX_ALPHABET,
     TOTAL,
     AdaptiveContextPrior,
+    FrameIndexedPrior,
     IndexedTablePrior,
     NeuralPrior,
     StaticPrior,
@@ -218,6 +219,55 @@ def test_indexed_round_trip_with_escapes(sizes: list[int], seed: int, escape: bo
         x.flat[:1] = (1 << 62) - 1 if x.size else x.flat[:1]
     p = IndexedTablePrior(tables, idx, escape=escape)
     np.testing.assert_array_equal(decode(encode(x, p), p, x.shape), x)
+
+
+def _previous_frame_rule(n_tables: int):
+    """A temporal context rule: frame 0 uses table 0, frame k the table named by frame k-1's tokens."""
+
+    def rule(k: int, tokens: np.ndarray, index) -> np.ndarray:
+        if k == 0:
+            return np.zeros((*tokens.shape[:2], *tokens.shape[3:]), np.int64)
+        return np.minimum(tokens[:, :, k - 1], n_tables - 1)
+
+    return rule
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(0, 5))
+@FAST
+def test_frame_indexed_prior_decodes_with_a_context_from_earlier_frames(seed: int, frames: int) -> None:
+    rng = np.random.default_rng(seed)
+    tables = [freqs_from_counts(rng.integers(0, 10, k)) for k in (2, 3, 5, 9)]
+    shape = (1, 2, frames, 3, 4)
+    x = rng.integers(0, 8, shape)
+    x[rng.random(shape) < 0.1] = 2**40 + 7  # escapes: the next frame's context needs their full value
+    rule = _previous_frame_rule(len(tables))
+    index = np.zeros(shape, np.int64)
+    for k in range(frames):
+        index[:, :, k] = rule(k, x[:, :, :k], None)
+    enc = FrameIndexedPrior(tables, index)
+    data = encode(x, enc)
+    dec = FrameIndexedPrior(tables, np.zeros(shape, np.int64), next_index=rule)
+    np.testing.assert_array_equal(decode(data, dec, shape), x)
+    np.testing.assert_array_equal(decode(data, enc, shape), x)
+    assert enc.params == (1, 1) and enc.digest == IndexedTablePrior(tables, index, escape=True).digest
+
+
+def test_frame_indexed_prior_refuses_bad_callbacks_and_truncation() -> None:
+    tables = [freqs_from_counts(np.array([3, 2, 1])), freqs_from_counts(np.array([1, 1, 1, 1, 4]))]
+    shape = (1, 1, 3, 2, 2)
+    x = np.random.default_rng(3).integers(0, 4, shape)
+    p = FrameIndexedPrior(tables, np.ones(shape, np.int64))
+    data = encode(x, p)
+    wrong_shape, out_of_range = np.zeros((2, 2), np.int64), np.full((1, 1, 2, 2), 2)
+    for bad, message in ((wrong_shape, "table index of shape"), (out_of_range, "outside")):
+        with pytest.raises(FormatError, match=message):
+            decode(data, FrameIndexedPrior(tables, p.index, next_index=lambda k, t, i, b=bad: b), shape)
+    with pytest.raises(FormatError):
+        decode(data[:-4], p, shape)
+    with pytest.raises(ValueError, match="frame axis"):
+        FrameIndexedPrior(tables, np.zeros((1, 4), np.int64))
+    with pytest.raises(ValueError, match="cannot be sliced"):
+        FrameIndexedPrior(tables, p.index, next_index=lambda k, t, i: None).sliced(0, 1)
 
 
 def test_max_alphabet_and_extreme_skew() -> None:

@@ -22,7 +22,8 @@ from ncodec.io.video import open_video, write_video
 DATA = Path(__file__).resolve().parent / "data"
 BIKES = DATA / "video_bikes_16f.mp4"
 MIRE = DATA / "frames_mire2"
-MODEL = "video-p-v1"
+MODEL = "video-p-v2"  # the default: video-p-v1 with a temporal context for its P-frame latents
+BASE = "video-p-v1"
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -98,6 +99,32 @@ def test_inter_coding_saves_bits_on_a_camera_pan(codec: VideoCodec) -> None:
     assert len(inter) < 0.7 * len(intra)  # at the same quality, for about the same PSNR
     quality = [np.mean([psnr(a, b) for a, b in zip(clip, r, strict=True)]) for r in (rec, rec_i)]
     assert quality[0] > quality[1] - 1.0, quality
+
+
+def test_temporal_context_keeps_tokens_and_pixels_and_old_files_decode(codec: VideoCodec, coded) -> None:
+    """video-p-v2 codes video-p-v1's tokens with tables the previous frame's symbols pick: same tokens,
+    same pixels, a version-3 file; video-p-v1 files still decode with video-p-v1, and each model refuses
+    the other's files naming the model."""
+    base = load(BASE)
+    data, rec = coded
+    t = codec.decompress_tokens(data)
+    old = base.compress_tokens(t)
+    assert parse(data).header.version == 3 and parse(old).header.version == 2
+    assert [s.prior_params for s in parse(data).header.sections][5:7] == [(1, 1), (1, 1)]
+    for a, b in zip(base.decompress_tokens(old).frames, t.frames, strict=True):
+        assert np.array_equal(a.z, b.z) and np.array_equal(a.y, b.y)
+    assert np.array_equal(base.decompress(old), rec)
+    assert base.digest != codec.digest and codec.temporal is not None and base.temporal is None
+    with pytest.raises(FormatError, match=BASE):
+        codec.decompress(old)
+    with pytest.raises(FormatError, match=MODEL):
+        base.decompress(data)
+
+
+def test_temporal_context_saves_bytes_on_a_longer_clip(full: np.ndarray) -> None:
+    base, v2 = load(BASE), load(MODEL)
+    t = base.encode(full, 5, gop=16)  # 16 frames of bikes, 256x176
+    assert len(v2.compress_tokens(t)) < 0.99 * len(base.compress_tokens(t))
 
 
 def test_tokens_bytes_and_types(codec: VideoCodec, clip, coded) -> None:

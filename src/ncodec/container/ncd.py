@@ -24,6 +24,7 @@ from ncodec.container._bytes import Reader, Writer
 from ncodec.entropy import coder
 from ncodec.entropy.priors import (
     AdaptiveContextPrior,
+    FrameIndexedPrior,
     IndexedTablePrior,
     Prior,
     PriorKind,
@@ -60,8 +61,10 @@ __all__ = [
 
 MAGIC = b"\x89NCD\r\n\x1a\n"
 FORMAT_VERSION = 2
-#: Versions this reader accepts (version 1 also lists the alphabets of an indexed prior; docs/FORMAT.md).
-READ_VERSIONS = (1, 2)
+#: Versions this reader accepts (version 1 also lists the alphabets of an indexed prior; version 3 adds the
+#: frame-sequential indexed prior and is written only by files that use it; docs/FORMAT.md).
+READ_VERSIONS = (1, 2, 3)
+FRAME_INDEXED_VERSION = 3
 CHUNK_MAGIC = b"NCDC"
 INDEX_MAGIC = b"NCDI"
 TRAILER_MAGIC = b"NCDE"
@@ -344,6 +347,10 @@ def _validate_section(h: Section, err: type[Exception], where: str, version: int
         raise err(f"empty alphabet list{where}")
     if not listed and h.alphabet:
         raise err(f"an indexed prior's alphabets come from its tables, not the header{where}")
+    if h.prior_kind == PriorKind.INDEXED:
+        allowed = ((0,), (1,), (1, 1)) if version >= FRAME_INDEXED_VERSION else ((0,), (1,))
+        if h.prior_params not in allowed:
+            raise err(f"indexed prior parameters {h.prior_params} not allowed in version {version}{where}")
     if h.chunk_len < 1:
         raise err(f"chunk length must be at least 1{where}")
     per_chunk = (
@@ -621,6 +628,16 @@ def compress(
     )
 
 
+def _version_for(priors: Sequence[Prior], version: int) -> int:
+    """The version a file needs: ``version``, raised to 3 when a section uses the frame-sequential
+    indexed prior (so every other file stays byte-identical to what version-2 writers made)."""
+    if any(isinstance(p, FrameIndexedPrior) for p in priors) and version < FRAME_INDEXED_VERSION:
+        if version == 1:
+            raise ValueError("the frame-indexed prior needs format version 3")
+        return FRAME_INDEXED_VERSION
+    return version
+
+
 def _section_header(sec: TokenSection, x: np.ndarray, version: int = FORMAT_VERSION) -> Section:
     if sec.token_form not in (0, 1):
         raise ValueError("token_form is 0 (packed indices) or 1 (per-dimension symbols)")
@@ -665,6 +682,7 @@ def compress_sections(
     """
     if version not in READ_VERSIONS:
         raise ValueError(f"format version {version}: ncodec writes versions {READ_VERSIONS}")
+    version = _version_for([sec.prior for sec in sections], version)
     media = media or MediaInfo()
     if media.kind not in MEDIA_KINDS:
         raise ValueError(f"unknown media kind {media.kind!r}; one of {MEDIA_KINDS}")
@@ -828,6 +846,7 @@ class NcdSpoolWriter:
         sp.length += x.shape[2]
 
     def _header(self, codec: str, weights_hash: bytes, media: MediaInfo, extra, version: int) -> NcdHeader:
+        version = _version_for([sp.first for sp in self._spools if sp.tail is not None], version)
         secs = []
         for sp in self._spools:
             if sp.tail is None:

@@ -8,6 +8,7 @@ See :mod:`ncodec.entropy.tables` for how integer tables reach constriction witho
 from ncodec.entropy.coder import MAX_TOKENS, decode, encode, wavefront_plan
 from ncodec.entropy.priors import (
     AdaptiveContextPrior,
+    FrameIndexedPrior,
     IndexedTablePrior,
     NeuralPrior,
     Prior,
@@ -34,6 +35,7 @@ __all__ = [
     "PRECISION",
     "TOTAL",
     "AdaptiveContextPrior",
+    "FrameIndexedPrior",
     "IndexedTablePrior",
     "NeuralPrior",
     "Prior",

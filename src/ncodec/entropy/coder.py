@@ -20,7 +20,7 @@ import constriction
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ncodec.entropy.priors import Prior, SequentialPrior, TablePrior, to_numpy_tokens
+from ncodec.entropy.priors import FrameIndexedPrior, Prior, SequentialPrior, TablePrior, to_numpy_tokens
 from ncodec.entropy.tables import PRECISION
 from ncodec.errors import FormatError, ShapeError
 
@@ -138,19 +138,13 @@ def _table_selectors(prior: TablePrior, shape: tuple[int, ...]) -> list[tuple[in
     """For each table t: which flat positions it codes (in C order), as (t, selector)."""
     idx = prior.table_index(shape)
     if idx is not None:
-        flat = idx.reshape(-1)
-        order = np.argsort(flat, kind="stable")
-        bounds = np.searchsorted(flat[order], np.arange(len(prior.tables) + 1))
-        return [(t, order[bounds[t] : bounds[t + 1]]) for t in range(len(prior.tables))]
+        return _flat_selectors(idx, len(prior.tables))
     return [(s, np.s_[:, s]) for s in range(len(prior.tables))]
 
 
-def _encode_tables(x: np.ndarray, prior: TablePrior, shape: tuple[int, ...]) -> bytes:
-    flat_mode = prior.table_index(shape) is not None
-    xf = x.reshape(-1) if flat_mode else x
-    coder = _stack.AnsCoder()
-    sels = _table_selectors(prior, shape)
-    escape = bool(getattr(prior, "escape", False))
+def _push_groups(coder, xf: np.ndarray, prior: TablePrior, sels, escape: bool) -> None:
+    """Push the tokens ``xf`` (flat, or ``(B, S, ...)`` for per-stream tables) onto an ANS ``coder`` so
+    that :func:`_pop_groups` pops them table by table (in table order), then their escape overflows."""
     groups = []
     overflow = []
     for t, sel in sels:
@@ -173,15 +167,11 @@ def _encode_tables(x: np.ndarray, prior: TablePrior, shape: tuple[int, ...]) -> 
     for t, sym in reversed(groups):
         if len(prior.tables[t]) > 1 and sym.size:
             coder.encode_reverse(sym.astype(np.int32), _table_model(prior, t))
-    return _to_bytes(coder.get_compressed())
 
 
-def _decode_tables(words: np.ndarray, prior: TablePrior, shape: tuple[int, ...]) -> np.ndarray:
-    flat_mode = prior.table_index(shape) is not None
-    out = np.zeros(shape, dtype=np.int64)
-    of = out.reshape(-1) if flat_mode else out
-    coder = _stack.AnsCoder(words)
-    for t, sel in _table_selectors(prior, shape):
+def _pop_groups(coder, of: np.ndarray, prior: TablePrior, sels, flat_mode: bool, escape: bool) -> None:
+    """Inverse of :func:`_push_groups`: pops into ``of`` (written in place)."""
+    for t, sel in sels:
         k = len(prior.tables[t])
         n = of[sel].size
         if k == 1 or n == 0:
@@ -191,8 +181,7 @@ def _decode_tables(words: np.ndarray, prior: TablePrior, shape: tuple[int, ...])
             of[sel] = sym
         else:
             of[sel] = sym.reshape(of[sel].shape)
-    if getattr(prior, "escape", False):
-        sels = _table_selectors(prior, shape)
+    if escape:
         esc_pos = [sel[of[sel] == len(prior.tables[t]) - 1] for t, sel in sels]
         pos = np.concatenate(esc_pos) if esc_pos else np.zeros(0, np.int64)
         if pos.size:
@@ -203,6 +192,49 @@ def _decode_tables(words: np.ndarray, prior: TablePrior, shape: tuple[int, ...])
             if (ov > _ESCAPE_MAX).any():
                 raise FormatError("escaped value out of range")
             of[pos] += ov
+
+
+def _flat_selectors(idx: np.ndarray, n_tables: int) -> list[tuple[int, np.ndarray]]:
+    flat = idx.reshape(-1)
+    order = np.argsort(flat, kind="stable")
+    bounds = np.searchsorted(flat[order], np.arange(n_tables + 1))
+    return [(t, order[bounds[t] : bounds[t + 1]]) for t in range(n_tables)]
+
+
+def _encode_tables(x: np.ndarray, prior: TablePrior, shape: tuple[int, ...]) -> bytes:
+    coder = _stack.AnsCoder()
+    if isinstance(prior, FrameIndexedPrior):  # frame by frame along axis 2, the first frame on top
+        for k in reversed(range(shape[2])):
+            idx = np.ascontiguousarray(prior.index[:, :, k])
+            _push_groups(coder, x[:, :, k].reshape(-1), prior, _flat_selectors(idx, len(prior.tables)), True)
+        return _to_bytes(coder.get_compressed())
+    flat_mode = prior.table_index(shape) is not None
+    xf = x.reshape(-1) if flat_mode else x
+    _push_groups(coder, xf, prior, _table_selectors(prior, shape), bool(getattr(prior, "escape", False)))
+    return _to_bytes(coder.get_compressed())
+
+
+def _decode_tables(words: np.ndarray, prior: TablePrior, shape: tuple[int, ...]) -> np.ndarray:
+    out = np.zeros(shape, dtype=np.int64)
+    coder = _stack.AnsCoder(words)
+    if isinstance(prior, FrameIndexedPrior):
+        index = np.zeros(shape, dtype=np.int64)
+        for k in range(shape[2]):
+            idx = prior.frame_index(k, out[:, :, :k], index[:, :, :k])
+            if idx.shape != (*shape[:2], *shape[3:]):
+                raise ShapeError(f"frame {k}: table index of shape {idx.shape} for frames of {shape}")
+            if idx.size and (idx.min() < 0 or idx.max() >= len(prior.tables)):
+                raise ShapeError(f"frame {k}: table index outside 0..{len(prior.tables) - 1}")
+            index[:, :, k] = idx
+            frame = np.zeros(idx.size, dtype=np.int64)
+            _pop_groups(coder, frame, prior, _flat_selectors(idx, len(prior.tables)), True, True)
+            out[:, :, k] = frame.reshape(idx.shape)
+        prior = prior.with_index(index)  # what the canonical re-encoding below uses
+    else:
+        flat_mode = prior.table_index(shape) is not None
+        of = out.reshape(-1) if flat_mode else out
+        sels = _table_selectors(prior, shape)
+        _pop_groups(coder, of, prior, sels, flat_mode, bool(getattr(prior, "escape", False)))
     if not coder.is_empty():
         raise FormatError(
             "entropy-coded stream does not end where the tokens end "

@@ -103,12 +103,30 @@ class CompressaiAdapter:
             raise ShapeError(f"latents must be (B, C, ...), got {tuple(y.shape)}")
         idx = self._indexes(y.shape, indexes)
         sym = self.model.quantize(y, "symbols", self._means(y.shape, means)).detach().cpu().numpy()
+        return self.tokens_of(sym, idx), idx
+
+    def tokens_of(self, symbols: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        """Integer symbols (compressai's ``quantize(..., "symbols")``) → tokens of tables ``idx``."""
         tok = np.empty(idx.shape, dtype=np.int64)
-        for s, i, out in _blocks(sym, idx, tok):  # a block at a time: bounded temporaries on large latents
+        for s, i, out in _blocks(np.asarray(symbols), idx, tok):  # bounded temporaries on large latents
             top = self._sizes[i] - 1  # escape symbol
             v = s.astype(np.int64) - self.offsets[i]
             out[...] = np.where(v < 0, top + (-2 * v - 1), np.where(v >= top, top + 2 * (v - top), v))
-        return tok, idx
+        return tok
+
+    def symbols_of(self, tokens: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        """Inverse of :meth:`tokens_of` (integers only)."""
+        tokens, idx = np.asarray(tokens), np.asarray(idx)
+        sym = np.empty(tokens.shape, dtype=np.int64)
+        for t, i, out in _blocks(tokens, idx, sym):
+            top = self._sizes[i] - 1
+            r = t - top
+            out[...] = np.where(r < 0, t, np.where(r % 2 == 1, -(r + 1) // 2, top + r // 2)) + self.offsets[i]
+        return sym
+
+    def retoken(self, tokens: np.ndarray, idx: np.ndarray, new_idx: np.ndarray) -> np.ndarray:
+        """Tokens of tables ``idx`` → the same integer symbols as tokens of tables ``new_idx``."""
+        return self.tokens_of(self.symbols_of(tokens, idx), np.asarray(new_idx))
 
     def from_tokens(
         self,
@@ -118,14 +136,8 @@ class CompressaiAdapter:
         dtype: torch.dtype = torch.float32,
     ) -> torch.Tensor:
         """Inverse of :meth:`to_tokens`, then compressai's dequantization (``symbol + means``)."""
-        tokens = np.asarray(tokens)
-        idx = np.asarray(idx)
-        sym = np.empty(tokens.shape, dtype=np.int64)
-        for t, i, out in _blocks(tokens, idx, sym):
-            top = self._sizes[i] - 1
-            r = t - top
-            out[...] = np.where(r < 0, t, np.where(r % 2 == 1, -(r + 1) // 2, top + r // 2)) + self.offsets[i]
-        return self.model.dequantize(torch.from_numpy(sym), self._means(tokens.shape, means), dtype)
+        sym = self.symbols_of(tokens, idx)
+        return self.model.dequantize(torch.from_numpy(sym), self._means(sym.shape, means), dtype)
 
     def prior(self, idx: np.ndarray) -> IndexedTablePrior:
         """The ncodec prior for a given table index array."""

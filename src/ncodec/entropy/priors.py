@@ -42,6 +42,7 @@ from ncodec.errors import ShapeError
 
 __all__ = [
     "AdaptiveContextPrior",
+    "FrameIndexedPrior",
     "IndexedTablePrior",
     "NeuralPrior",
     "Prior",
@@ -257,6 +258,46 @@ class IndexedTablePrior(TablePrior):
         if tuple(shape) != self.index.shape:
             raise ShapeError(f"symbols of shape {tuple(shape)} but table index of shape {self.index.shape}")
         return self.index
+
+
+class FrameIndexedPrior(IndexedTablePrior):
+    """An :class:`IndexedTablePrior` whose table index may depend on earlier frames (axis 2).
+
+    The tokens are coded frame by frame along axis 2, each frame as an indexed-table stream (escapes
+    included) in one ANS stream, so a decoder learns frame ``k``'s table index only after decoding frames
+    ``0 .. k-1``: ``next_index(k, tokens, index)`` gets the decoded tokens and the table indexes of those
+    frames (``(B, S, k, ...)``) and returns frame ``k``'s index ``(B, S, ...)`` (a temporal context
+    model).  The encoder knows every frame and passes the whole ``index``; without ``next_index`` the
+    decoder uses ``index`` too.  Header parameters: ``(1, 1)`` (escape, frame-sequential).
+    """
+
+    def __init__(self, tables: Sequence[ArrayLike], index: ArrayLike, next_index=None) -> None:
+        super().__init__(tables, index, escape=True)
+        if self.index.ndim < 3:
+            raise ValueError(f"a frame-indexed prior needs a frame axis 2, got index {self.index.shape}")
+        self.next_index = next_index
+
+    @property
+    def params(self) -> tuple[int, ...]:
+        return (1, 1)
+
+    def frame_index(self, k: int, tokens: np.ndarray, index: np.ndarray) -> np.ndarray:
+        """Frame ``k``'s table index, given the frames decoded before it."""
+        if self.next_index is None:
+            return self.index[:, :, k]
+        return to_numpy_tokens(self.next_index(k, tokens, index))
+
+    def with_index(self, index: np.ndarray) -> FrameIndexedPrior:
+        """The same tables with a whole index (what the encoder had), for re-encoding."""
+        out = object.__new__(FrameIndexedPrior)
+        out.__dict__.update(self.__dict__)
+        out.index, out.next_index = index, None
+        return out
+
+    def sliced(self, start: int, stop: int) -> FrameIndexedPrior:
+        if self.next_index is not None:
+            raise ValueError("a frame-indexed prior with a decoder callback cannot be sliced")
+        return self.with_index(self.index[:, :, start:stop])
 
 
 class SequentialPrior(Prior):

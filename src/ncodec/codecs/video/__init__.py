@@ -14,7 +14,7 @@ from ncodec.codecs.video.commands import VideoCommands
 register_media(
     "video",
     modules=("ncodec.codecs.video.codec",),
-    default_model="video-p-v1",
+    default_model="video-p-v2",
     commands=VideoCommands(),
     fuzz_seeds="ncodec.codecs.video.fuzz:video_seeds",
 )

@@ -48,6 +48,7 @@ from ncodec.codecs.integer_nets import ExactRangeError
 from ncodec.codecs.registry import load, register_codec
 from ncodec.codecs.video.models import ConditionalModel
 from ncodec.codecs.video.motion import BLOCK, MAX_MV, compensate, estimate, mv_alphabet
+from ncodec.codecs.video.temporal import BUCKET_EDGES, PREV_I, PREV_P, TemporalTables
 from ncodec.codecs.weights import (
     check_tensors,
     config_from_dict,
@@ -57,7 +58,7 @@ from ncodec.codecs.weights import (
     write_weights,
 )
 from ncodec.container import MediaInfo, NcdHeader, NcdReader, NcdSpoolWriter, TokenSection
-from ncodec.entropy import AdaptiveContextPrior, UniformPrior
+from ncodec.entropy import AdaptiveContextPrior, FrameIndexedPrior, UniformPrior
 from ncodec.entropy.priors import PriorKind
 from ncodec.errors import FormatError, MediaError, NcodecError, ShapeError
 
@@ -214,7 +215,10 @@ class VideoCodec(Codec):
     media = "video"
     compress_options = frozenset({"gop"})
 
-    def __init__(self, intra: ImageCodec, inter: InterCodec, name: str, config: dict | None = None) -> None:
+    def __init__(
+        self, intra: ImageCodec, inter: InterCodec, name: str, config: dict | None = None,
+        temporal: TemporalTables | None = None,
+    ) -> None:  # fmt: skip
         super().__init__()
         if intra.model.cfg.m != inter.model.cfg.m or intra.model.cfg.nh != inter.model.cfg.nh:
             raise NcodecError("intra and inter models differ in latent channels")
@@ -222,7 +226,9 @@ class VideoCodec(Codec):
             raise NcodecError("intra and inter models differ in qualities")
         self.intra, self.inter, self.name = intra, inter, name
         self.config = dict(config or {})
-        self.digest = hashlib.sha256(b"ncodec-video" + intra.digest + inter.digest).digest()
+        self.temporal = temporal
+        extra = b"" if temporal is None else temporal.digest_bytes()
+        self.digest = hashlib.sha256(b"ncodec-video" + intra.digest + inter.digest + extra).digest()
         self.mv_prior = AdaptiveContextPrior((mv_alphabet(), mv_alphabet()))
 
     @property
@@ -230,8 +236,24 @@ class VideoCodec(Codec):
         return self.intra.qualities
 
     # --------------------------------------------------------------------------------- weights files
+    def with_temporal(self, tables: TemporalTables, name: str) -> VideoCodec:
+        """This model with a temporal context for its P-frame latents (:mod:`.temporal`): a new model
+        ``name`` whose weights file holds only the fitted map and names this one as its base."""
+        if self.temporal is not None:
+            raise NcodecError(f"{self.name} already has a temporal context")
+        config = {**self.config, "base": self.name, "base_digest": self.digest.hex(),
+                  "temporal": {"bucket_edges": [int(v) for v in BUCKET_EDGES]}}  # fmt: skip
+        return VideoCodec(self.intra, self.inter, name, config, temporal=tables)
+
     def save(self, path: str | os.PathLike[str], card: dict | None = None) -> None:
-        """The P-frame model's weights and tables, and the intra model's name and digest."""
+        """The P-frame model's weights and tables, and the intra model's name and digest (a model with
+        a temporal context over a base model: the base's name and digest and the fitted map)."""
+        if "base" in self.config:
+            meta = {"config": json.dumps(self.config), "name": self.name}
+            if card is not None:
+                meta["card"] = json.dumps(card)
+            write_weights(path, {"temporal.map": torch.from_numpy(self.temporal.map.astype(np.int32))}, meta)
+            return
         state = {k: v.detach().float().contiguous() for k, v in self.inter.model.state_dict().items()
                  if v.is_floating_point()}  # fmt: skip
         state["codec.gain_table"] = self.inter.gain_table.contiguous()
@@ -254,6 +276,8 @@ class VideoCodec(Codec):
     @classmethod
     def from_file(cls, path: str | os.PathLike[str], name: str | None = None) -> VideoCodec:
         config = read_metadata(path)["config"]
+        if "base" in config:
+            return cls._from_base(path, config, name)
         for key in ("intra", "intra_digest", "inter"):
             if key not in config:
                 raise NcodecError(f"{path}: video model configuration lacks {key!r}")
@@ -275,6 +299,22 @@ class VideoCodec(Codec):
         load_float_weights(model, state, path, complete=True)
         name = name or Path(path).stem
         return cls(intra, InterCodec(model, name + ":inter", *gains, tables=tables), name, config)
+
+    @classmethod
+    def _from_base(cls, path: str | os.PathLike[str], config: dict, name: str | None) -> VideoCodec:
+        """A model with a temporal context: its base model (shipped, same digest) and the fitted map."""
+        base = load(str(config["base"]), allow_path=False)
+        if not isinstance(base, VideoCodec) or base.temporal is not None:
+            raise NcodecError(f"{path}: base model {config['base']} is not a video model without context")
+        if base.digest.hex() != config.get("base_digest"):
+            raise NcodecError(f"{path}: the installed {config['base']} is not the base it was fitted on")
+        if (config.get("temporal") or {}).get("bucket_edges") != [int(v) for v in BUCKET_EDGES]:
+            raise NcodecError(f"{path}: temporal context of another layout: {config.get('temporal')!r}")
+        state = load_tensors(path)
+        if set(state) != {"temporal.map"}:
+            raise NcodecError(f"{path}: expected only the tensor 'temporal.map', got {sorted(state)[:4]}")
+        tables = TemporalTables(state["temporal.map"].numpy(), len(base.inter.y_coder.tables))
+        return cls(base.intra, base.inter, name or Path(path).stem, config, temporal=tables)
 
     # ------------------------------------------------------------------------------------- tokens
     def _gop(self, gop: int | None) -> int:
@@ -391,8 +431,53 @@ class VideoCodec(Codec):
             zp, ya, yr = self._frame_priors(codec, z, idx)
             anchors, rest = checkerboard_split_t(y)
             w.add(base, z, zp)
+            if base == 4 and self.temporal is not None:
+                i_sym = self._i_halves(frames[0], q)
+                halves = zip((anchors, rest), checkerboard_split_t(idx), strict=True)
+                for half, (tok, hidx) in enumerate(halves):
+                    coded, j = self._temporal_tokens(tok, hidx, i_sym[half], half)
+                    w.add(base + 1 + half, coded, FrameIndexedPrior(codec.y_coder.tables, j))
+                continue
             w.add(base + 1, anchors, ya)
             w.add(base + 2, rest, yr)
+
+    def _i_halves(self, f: FrameTokens, q: int) -> tuple[np.ndarray, np.ndarray]:
+        """The I-frame's ``y`` symbols, split into checkerboard halves ``(1, m, h, w/2)`` each."""
+        sym = self.intra.y_coder.symbols_of(f.y[None], self._frame_idx(self.intra, f, q)[None])
+        return checkerboard_split(sym)
+
+    def _temporal_tokens(
+        self, tok: np.ndarray, idx: np.ndarray, i_sym: np.ndarray, half: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """One half of a GOP's P-frames ``(1, m, n, h, w/2)``: their tokens rewritten for the tables the
+        temporal context picks, and those tables (the previous frame's symbols are known to the
+        encoder)."""
+        ad = self.inter.y_coder
+        sym = ad.symbols_of(tok, idx)
+        j = np.empty_like(idx)
+        for k in range(tok.shape[2]):
+            prev, kind = (i_sym, PREV_I) if k == 0 else (sym[:, :, k - 1], PREV_P)
+            j[:, :, k] = self.temporal.index(kind, half, prev, idx[:, :, k])
+        return ad.tokens_of(sym, j), j
+
+    def _temporal_prior(
+        self, idx: np.ndarray, i_sym: np.ndarray, half: int
+    ) -> tuple[FrameIndexedPrior, list[np.ndarray]]:
+        """The decoder's prior of one half of a GOP's P-frames (``idx``: the hyperprior's tables), and
+        the list the tables it picks are appended to, frame by frame, as it decodes."""
+        ad = self.inter.y_coder
+        used: list[np.ndarray] = []
+
+        def next_index(k: int, coded: np.ndarray, j: np.ndarray) -> np.ndarray:
+            if k == 0:
+                out = self.temporal.index(PREV_I, half, i_sym, idx[:, :, 0])
+            else:
+                prev = ad.symbols_of(coded[:, :, k - 1], j[:, :, k - 1])
+                out = self.temporal.index(PREV_P, half, prev, idx[:, :, k])
+            used.append(out)
+            return out
+
+        return FrameIndexedPrior(ad.tables, np.zeros_like(idx), next_index=next_index), used
 
     def _write_stream(
         self, frames: Iterable[FrameTokens], q: int, gop: int, height: int, width: int, fps: Fraction,
@@ -632,7 +717,7 @@ class VideoReader:
         return self._r.read_chunk(k, prior_of(chunk_shape), for_chunk=True)
 
     def _frames_tokens(
-        self, codec: ImageCodec, base: int, g: int, mv: np.ndarray | None
+        self, codec: ImageCodec, base: int, g: int, mv: np.ndarray | None, i_frame: FrameTokens | None = None
     ) -> list[FrameTokens]:
         q = self.quality
         z = self._read(
@@ -646,12 +731,22 @@ class VideoReader:
         hypers = [codec._hyper(z[:, :, k]) for k in range(n)]
         idx = np.stack([codec._tables(hp, q)[0][0] for hp in hypers], axis=1)[None]
         a_idx, _ = checkerboard_split_t(idx)
-        anchors = self._read(base + 1, g, lambda s: codec.y_coder.prior(a_idx))
+        temporal = self.codec.temporal is not None and i_frame is not None
+        i_sym = self.codec._i_halves(i_frame, q) if temporal else None
+
+        def half_tokens(half: int, hidx: np.ndarray) -> np.ndarray:
+            if not temporal:
+                return self._read(base + 1 + half, g, lambda s: codec.y_coder.prior(hidx))
+            prior, used = self.codec._temporal_prior(hidx, i_sym[half], half)
+            coded = self._read(base + 1 + half, g, lambda s: prior)
+            return codec.y_coder.retoken(coded, np.stack(used, axis=2), hidx)
+
+        anchors = half_tokens(0, a_idx)
         full = checkerboard_merge_t(anchors, anchors)
         tables = [codec._tables(hypers[k], q, y_tok=full[:, :, k]) for k in range(n)]
         idx2 = np.stack([t[0][0] for t in tables], axis=1)[None]
         _, r_idx = checkerboard_split_t(idx2)
-        rest = self._read(base + 2, g, lambda s: codec.y_coder.prior(r_idx))
+        rest = half_tokens(1, r_idx)
         y = checkerboard_merge_t(anchors, rest)
         kind = "I" if base == 0 else "P"
         # the tables each frame was decoded with come along: reconstruction needs no second pass
@@ -670,7 +765,7 @@ class VideoReader:
                 mv = self._read(3, g, lambda s: self.codec.mv_prior)
                 if mv.max(initial=0) > 2 * MAX_MV:
                     raise FormatError("motion vectors out of range")
-                out += self._frames_tokens(self.codec.inter, 4, g, mv)
+                out += self._frames_tokens(self.codec.inter, 4, g, mv, i_frame=out[0])
         except (ShapeError, ValueError) as exc:
             raise FormatError(f"GOP {g}: {exc}") from exc
         return out

@@ -18,9 +18,10 @@ def pan(frames: int, height: int, width: int, dy: int, dx: int, top: int = 20, l
 
 
 def video_seeds(codec) -> list[CodecSeed]:
-    """Small pans over the sample photo: three frames in GOPs of two (I, P, I), and two grey frames
-    all intra, at the lowest and the highest quality."""
-    clips = [(pan(3, 48, 64, 2, 3), 2, 3), (pan(2, 37, 29, 1, -1, left=200), 1, 1)]
+    """Small pans over the sample photo: four frames in GOPs of three (I, P, P, I: a P-frame after the
+    I-frame and one after a P-frame, the two temporal contexts), and two grey frames all intra, at the
+    lowest and the highest quality."""
+    clips = [(pan(4, 48, 64, 2, 3), 3, 3), (pan(2, 37, 29, 1, -1, left=200), 1, 1)]
     seeds = []
     for k, (clip, gop, channels) in enumerate(clips):
         if channels == 1:
