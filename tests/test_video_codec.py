@@ -79,6 +79,59 @@ def test_compensation_copies_blocks_exactly(full: np.ndarray) -> None:
 
 
 # ------------------------------------------------------------------------------------------- codec
+def _bilinear(img: np.ndarray, y2: np.ndarray, x2: np.ndarray) -> np.ndarray:
+    """Pixels of ``img`` at half-pixel positions ``(y2 / 2, x2 / 2)``, one at a time from the rule in
+    motion.py's docstring (edge-replicated), as the reference for the vectorised compensation."""
+    h, w = img.shape[:2]
+    r = img.astype(np.int64)
+
+    def at(y: int, x: int) -> np.ndarray:
+        return r[min(max(y, 0), h - 1), min(max(x, 0), w - 1)]
+
+    out = np.empty((*y2.shape, img.shape[2]), np.int64)
+    for pos in np.ndindex(y2.shape):
+        y0, fy, x0, fx = y2[pos] >> 1, y2[pos] & 1, x2[pos] >> 1, x2[pos] & 1
+        if fy and fx:
+            out[pos] = (at(y0, x0) + at(y0, x0 + 1) + at(y0 + 1, x0) + at(y0 + 1, x0 + 1) + 2) >> 2
+        elif fx or fy:
+            out[pos] = (at(y0, x0) + at(y0 + fy, x0 + fx) + 1) >> 1
+        else:
+            out[pos] = at(y0, x0)
+    return out.astype(np.uint8)
+
+
+def test_half_pixel_compensation_is_the_integer_bilinear_rule(full: np.ndarray) -> None:
+    ref = np.ascontiguousarray(full[0][:48, :64])
+    mv = np.random.default_rng(2).integers(-2 * MAX_MV, 2 * MAX_MV + 1, (2, 3, 4))
+    mv[:, 0, 0] = (3, -1)  # both half: the 4-pixel mean
+    pred = compensate(ref, mv, precision=2)
+    ys, xs = np.mgrid[:48, :64]
+    y2 = 2 * ys + np.repeat(np.repeat(mv[0], BLOCK, 0), BLOCK, 1)
+    x2 = 2 * xs + np.repeat(np.repeat(mv[1], BLOCK, 0), BLOCK, 1)
+    assert np.array_equal(pred, _bilinear(ref, y2, x2))
+    even = 2 * (mv // 2)
+    assert np.array_equal(compensate(ref, even, precision=2), compensate(ref, even // 2))
+    with pytest.raises(ShapeError):
+        compensate(ref, mv * 0 + 2 * MAX_MV + 1, precision=2)
+    with pytest.raises(ValueError, match="precision"):
+        compensate(ref, mv, precision=4)
+
+
+def test_half_pixel_search_finds_a_half_pixel_pan(full: np.ndarray) -> None:
+    big = full[0]
+    ref = np.ascontiguousarray(big[8 : 8 + 160, 16 : 16 + 224])
+    ys, xs = np.mgrid[:160, :224]
+    cur = _bilinear(ref, 2 * ys + 5, 2 * xs - 3)  # content moved by (-2.5, +1.5) pixels
+    mv = estimate(ref, cur, precision=2)
+    inner = mv[:, 1:-1, 1:-1]
+    assert (inner[0] == 5).mean() > 0.9 and (inner[1] == -3).mean() > 0.9
+    whole = compensate(ref, estimate(ref, cur), precision=1)
+    half = compensate(ref, mv, precision=2)
+    assert (
+        psnr(half[16:-16, 16:-16], cur[16:-16, 16:-16]) > psnr(whole[16:-16, 16:-16], cur[16:-16, 16:-16]) + 5
+    )
+
+
 def test_ip_coding_round_trip(codec: VideoCodec, clip, coded) -> None:
     data, rec = coded
     assert rec.shape == clip.shape and rec.dtype == np.uint8
@@ -102,29 +155,42 @@ def test_inter_coding_saves_bits_on_a_camera_pan(codec: VideoCodec) -> None:
 
 
 def test_temporal_context_keeps_tokens_and_pixels_and_old_files_decode(codec: VideoCodec, coded) -> None:
-    """video-p-v2 codes video-p-v1's tokens with tables the previous frame's symbols pick: same tokens,
-    same pixels, a version-3 file; video-p-v1 files still decode with video-p-v1, and each model refuses
-    the other's files naming the model."""
+    """video-p-v2 is video-p-v1's networks with half-pixel motion and a temporal context: its tokens
+    coded without the context (same networks and motion) give the same tokens and pixels in a version-2
+    file; video-p-v1 files still decode with video-p-v1, and each model refuses the other's files."""
     base = load(BASE)
+    plain = base.derive("video-p-v1-halfpel", mv_precision=2)  # v2 without its temporal context
     data, rec = coded
     t = codec.decompress_tokens(data)
-    old = base.compress_tokens(t)
+    old = plain.compress_tokens(t)
     assert parse(data).header.version == 3 and parse(old).header.version == 2
     assert [s.prior_params for s in parse(data).header.sections][5:7] == [(1, 1), (1, 1)]
-    for a, b in zip(base.decompress_tokens(old).frames, t.frames, strict=True):
+    for a, b in zip(plain.decompress_tokens(old).frames, t.frames, strict=True):
         assert np.array_equal(a.z, b.z) and np.array_equal(a.y, b.y)
-    assert np.array_equal(base.decompress(old), rec)
-    assert base.digest != codec.digest and codec.temporal is not None and base.temporal is None
+    assert np.array_equal(plain.decompress(old), rec)
+    assert codec.mv_precision == 2 and base.mv_precision == 1 and codec.temporal is not None
+    assert len({base.digest, plain.digest, codec.digest}) == 3
+    v1_file = base.compress(rec[:4], 2, gop=3)
     with pytest.raises(FormatError, match=BASE):
-        codec.decompress(old)
+        codec.decompress(v1_file)
     with pytest.raises(FormatError, match=MODEL):
         base.decompress(data)
 
 
-def test_temporal_context_saves_bytes_on_a_longer_clip(full: np.ndarray) -> None:
+def test_half_pixel_motion_and_temporal_context_pay_on_a_longer_clip(full: np.ndarray) -> None:
+    """16 frames of bikes (256x176), one GOP: video-p-v2 against video-p-v1 at the same quality, and its
+    temporal context alone (the same tokens coded without it)."""
     base, v2 = load(BASE), load(MODEL)
-    t = base.encode(full, 5, gop=16)  # 16 frames of bikes, 256x176
-    assert len(v2.compress_tokens(t)) < 0.99 * len(base.compress_tokens(t))
+    plain = base.derive("video-p-v1-halfpel", mv_precision=2)
+    t = v2.encode(full, 3, gop=16)
+    with_ctx, without = v2.compress_tokens(t), plain.compress_tokens(t)
+    assert len(with_ctx) < len(without)
+    old = base.compress(full, 3, gop=16)
+    quality = [
+        np.mean([psnr(a, b) for a, b in zip(full, r, strict=True)])
+        for r in (v2.decode(t), base.decompress(old))
+    ]
+    assert len(with_ctx) < len(old) and quality[0] > quality[1] - 0.05, (len(with_ctx), len(old), quality)
 
 
 def test_tokens_bytes_and_types(codec: VideoCodec, clip, coded) -> None:

@@ -2,10 +2,11 @@
 
 :class:`VideoCodec` codes a clip in groups of pictures (GOPs) of ``gop`` frames: the first frame of a
 GOP is an intra (I) frame coded by the image codec; every other frame is a P-frame, predicted from the
-previous decoded frame by integer block motion (:mod:`ncodec.codecs.video.motion`, vectors coded with
-an adaptive integer context prior) and coded by the conditional residual model
-(:mod:`ncodec.codecs.video.models`) through the image codec's integer hyperprior path.  All temporal
-state restarts at each I-frame.
+previous decoded frame by integer block motion (:mod:`ncodec.codecs.video.motion`, whole or half
+pixels by the model, vectors coded with an adaptive integer context prior) and coded by the
+conditional residual model (:mod:`ncodec.codecs.video.models`) through the image codec's integer
+hyperprior path, its latent's tables remapped by a temporal context where the model has one
+(:mod:`ncodec.codecs.video.temporal`).  All temporal state restarts at each I-frame.
 
 Bit-exactness: every probability table comes from integer computations (the image codec's integer
 hyper-decoder and context nets on decoded integer latents; the vectors' adaptive prior counts
@@ -200,7 +201,7 @@ class _Gop:
     def inter(self, f: FrameTokens) -> np.ndarray:
         if self.ref is None:
             raise FormatError("a P-frame without a reference")
-        pred = _tensor(compensate(self.ref, f.mv))
+        pred = _tensor(compensate(self.ref, f.mv, self.codec.mv_precision))
         c = self.codec.inter
         if f.idx is not None and f.means is not None:
             rec = c.model.reconstruct(c._latent(f.y[None], self.q, f.idx[None], f.means), pred).clamp_(0, 1)
@@ -217,7 +218,7 @@ class VideoCodec(Codec):
 
     def __init__(
         self, intra: ImageCodec, inter: InterCodec, name: str, config: dict | None = None,
-        temporal: TemporalTables | None = None,
+        temporal: TemporalTables | None = None, mv_precision: int = 1,
     ) -> None:  # fmt: skip
         super().__init__()
         if intra.model.cfg.m != inter.model.cfg.m or intra.model.cfg.nh != inter.model.cfg.nh:
@@ -227,23 +228,32 @@ class VideoCodec(Codec):
         self.intra, self.inter, self.name = intra, inter, name
         self.config = dict(config or {})
         self.temporal = temporal
+        if mv_precision not in (1, 2) or isinstance(mv_precision, bool):
+            raise NcodecError(f"motion precision is 1 or 2 (half pixels), got {mv_precision!r}")
+        self.mv_precision = int(mv_precision)
+        self.mv_offset = MAX_MV * self.mv_precision  # vector components are coded as v + offset >= 0
         extra = b"" if temporal is None else temporal.digest_bytes()
+        extra += b"" if mv_precision == 1 else b"motion-precision-%d" % mv_precision
         self.digest = hashlib.sha256(b"ncodec-video" + intra.digest + inter.digest + extra).digest()
-        self.mv_prior = AdaptiveContextPrior((mv_alphabet(), mv_alphabet()))
+        k = mv_alphabet(self.mv_precision)
+        self.mv_prior = AdaptiveContextPrior((k, k))
 
     @property
     def qualities(self) -> int:
         return self.intra.qualities
 
     # --------------------------------------------------------------------------------- weights files
-    def with_temporal(self, tables: TemporalTables, name: str) -> VideoCodec:
-        """This model with a temporal context for its P-frame latents (:mod:`.temporal`): a new model
-        ``name`` whose weights file holds only the fitted map and names this one as its base."""
-        if self.temporal is not None:
-            raise NcodecError(f"{self.name} already has a temporal context")
+    def derive(self, name: str, temporal: TemporalTables | None = None, mv_precision: int = 1) -> VideoCodec:
+        """A new model ``name`` over this one's networks: a temporal context for its P-frame latents
+        (:mod:`.temporal`) and/or half-pixel motion (``mv_precision=2``).  Its weights file holds only
+        the fitted map and names this model and its digest as its base."""
+        if "base" in self.config:
+            raise NcodecError(f"{self.name} is itself derived from {self.config['base']}")
         config = {**self.config, "base": self.name, "base_digest": self.digest.hex(),
-                  "temporal": {"bucket_edges": [int(v) for v in BUCKET_EDGES]}}  # fmt: skip
-        return VideoCodec(self.intra, self.inter, name, config, temporal=tables)
+                  "motion_precision": int(mv_precision)}  # fmt: skip
+        if temporal is not None:
+            config["temporal"] = {"bucket_edges": [int(v) for v in BUCKET_EDGES]}
+        return VideoCodec(self.intra, self.inter, name, config, temporal=temporal, mv_precision=mv_precision)
 
     def save(self, path: str | os.PathLike[str], card: dict | None = None) -> None:
         """The P-frame model's weights and tables, and the intra model's name and digest (a model with
@@ -252,6 +262,8 @@ class VideoCodec(Codec):
             meta = {"config": json.dumps(self.config), "name": self.name}
             if card is not None:
                 meta["card"] = json.dumps(card)
+            if self.temporal is None:
+                raise NcodecError("a derived video model without a temporal context has nothing to store")
             write_weights(path, {"temporal.map": torch.from_numpy(self.temporal.map.astype(np.int32))}, meta)
             return
         state = {k: v.detach().float().contiguous() for k, v in self.inter.model.state_dict().items()
@@ -302,19 +314,24 @@ class VideoCodec(Codec):
 
     @classmethod
     def _from_base(cls, path: str | os.PathLike[str], config: dict, name: str | None) -> VideoCodec:
-        """A model with a temporal context: its base model (shipped, same digest) and the fitted map."""
+        """A derived model (:meth:`derive`): its base model (shipped, same digest), its motion precision
+        and the fitted map of its temporal context."""
         base = load(str(config["base"]), allow_path=False)
-        if not isinstance(base, VideoCodec) or base.temporal is not None:
-            raise NcodecError(f"{path}: base model {config['base']} is not a video model without context")
+        if not isinstance(base, VideoCodec) or "base" in base.config:
+            raise NcodecError(f"{path}: base model {config['base']} is not a video model of its own")
         if base.digest.hex() != config.get("base_digest"):
             raise NcodecError(f"{path}: the installed {config['base']} is not the base it was fitted on")
+        precision = config.get("motion_precision", 1)
+        if precision not in (1, 2) or isinstance(precision, bool):
+            raise NcodecError(f"{path}: motion_precision {precision!r} is not 1 or 2")
         if (config.get("temporal") or {}).get("bucket_edges") != [int(v) for v in BUCKET_EDGES]:
             raise NcodecError(f"{path}: temporal context of another layout: {config.get('temporal')!r}")
         state = load_tensors(path)
         if set(state) != {"temporal.map"}:
             raise NcodecError(f"{path}: expected only the tensor 'temporal.map', got {sorted(state)[:4]}")
         tables = TemporalTables(state["temporal.map"].numpy(), len(base.inter.y_coder.tables))
-        return cls(base.intra, base.inter, name or Path(path).stem, config, temporal=tables)
+        return cls(base.intra, base.inter, name or Path(path).stem, config, temporal=tables,
+                   mv_precision=int(precision))  # fmt: skip
 
     # ------------------------------------------------------------------------------------- tokens
     def _gop(self, gop: int | None) -> int:
@@ -342,8 +359,8 @@ class VideoCodec(Codec):
                 rec = state.keep(c._pixels(c._latent(y, q, idx, means), state.h, state.w))
                 yield FrameTokens("I", z[0], y[0], idx=idx[0]), rec
             else:
-                mv = estimate(state.ref, x)
-                pred = _tensor(compensate(state.ref, mv))
+                mv = estimate(state.ref, x, self.mv_precision)
+                pred = _tensor(compensate(state.ref, mv, self.mv_precision))
                 z, y, idx, means = self.inter.encode_frame(_tensor(x), pred, q)
                 rec = self.inter.model.reconstruct(self.inter._latent(y, q, idx, means), pred).clamp_(0, 1)
                 yield FrameTokens("P", z[0], y[0], mv, idx=idx[0]), state.keep(rec)
@@ -427,7 +444,7 @@ class VideoCodec(Codec):
             y = np.stack([f.y for f in group], axis=1)[None]
             idx = np.stack([self._frame_idx(codec, f, q) for f in group], 1)[None]
             if base == 4:
-                w.add(3, np.stack([f.mv for f in group], axis=1)[None] + MAX_MV, self.mv_prior)
+                w.add(3, np.stack([f.mv for f in group], axis=1)[None] + self.mv_offset, self.mv_prior)
             zp, ya, yr = self._frame_priors(codec, z, idx)
             anchors, rest = checkerboard_split_t(y)
             w.add(base, z, zp)
@@ -750,7 +767,8 @@ class VideoReader:
         y = checkerboard_merge_t(anchors, rest)
         kind = "I" if base == 0 else "P"
         # the tables each frame was decoded with come along: reconstruction needs no second pass
-        return [FrameTokens(kind, z[0, :, k], y[0, :, k], None if mv is None else mv[0, :, k] - MAX_MV,
+        off = self.codec.mv_offset
+        return [FrameTokens(kind, z[0, :, k], y[0, :, k], None if mv is None else mv[0, :, k] - off,
                             idx=tables[k][0][0], means=tables[k][1])
                 for k in range(n)]  # fmt: skip
 
@@ -763,7 +781,7 @@ class VideoReader:
             n_frames = min(self.gop, self.n - g * self.gop)
             if n_frames > 1:
                 mv = self._read(3, g, lambda s: self.codec.mv_prior)
-                if mv.max(initial=0) > 2 * MAX_MV:
+                if mv.max(initial=0) > 2 * self.codec.mv_offset:
                     raise FormatError("motion vectors out of range")
                 out += self._frames_tokens(self.codec.inter, 4, g, mv, i_frame=out[0])
         except (ShapeError, ValueError) as exc:

@@ -20,6 +20,12 @@ reference, on the integer luma ``(77 R + 150 G + 29 B + 128) >> 8``, coarse to f
 Every step is vectorised over the blocks; ties go to the earlier candidate, so the choice is a pure
 function of the pixels.
 Vectors reach ``±MAX_MV`` pixels (35).
+
+Half-pixel motion (``precision=2``): vectors are in half pixels (``±2 MAX_MV``).  After step 4 each block
+tries the 8 half-pixel neighbours of its vector, each costing its SAD plus ``LAMBDA_MV / 2`` per
+half-pixel step away.  A half-pixel sample is the integer bilinear mean of the 2 or 4 nearest pixels,
+``(a + b + 1) >> 1`` or ``(a + b + c + d + 2) >> 2`` (the reference edge-replicated), in the search (on
+the luma) and in compensation (on each RGB channel) alike, so it is exact on every machine.
 """
 
 from __future__ import annotations
@@ -36,9 +42,15 @@ MAX_MV = 4 * COARSE_RANGE + 3
 LAMBDA_MV = 16
 
 
-def mv_alphabet() -> int:
-    """Symbols per vector component (``-MAX_MV .. MAX_MV``)."""
-    return 2 * MAX_MV + 1
+def mv_alphabet(precision: int = 1) -> int:
+    """Symbols per vector component (``-MAX_MV * precision .. MAX_MV * precision``)."""
+    return 2 * MAX_MV * _check_precision(precision) + 1
+
+
+def _check_precision(precision: int) -> int:
+    if precision not in (1, 2):
+        raise ValueError(f"motion precision is 1 (whole pixels) or 2 (half pixels), got {precision!r}")
+    return int(precision)
 
 
 def luma(rgb: np.ndarray) -> np.ndarray:
@@ -98,10 +110,56 @@ def _around(v: np.ndarray) -> list[np.ndarray]:
     return [v + np.array([a, b])[:, None, None] for a in (-1, 0, 1) for b in (-1, 0, 1)]
 
 
-def estimate(ref: np.ndarray, cur: np.ndarray) -> np.ndarray:
+def _half_samples(ref_p: np.ndarray, pad: int, b: int, v: np.ndarray) -> np.ndarray:
+    """The reference samples of every ``b x b`` block displaced by its half-pixel vector ``v``
+    ``(2, nby, nbx)``: ``int32 (nby, nbx, b, b, ...)`` (``ref_p``: the reference padded by ``pad`` > the
+    largest whole-pixel displacement)."""
+    nby, nbx = v.shape[1:]
+    k = np.arange(b)
+    iy, fy = v[0] >> 1, v[0] & 1  # floor and remainder, negative vectors included
+    ix, fx = v[1] >> 1, v[1] & 1
+    rows = np.arange(nby)[:, None, None, None] * b + k[None, None, :, None] + pad + iy[:, :, None, None]
+    cols = np.arange(nbx)[None, :, None, None] * b + k[None, None, None, :] + pad + ix[:, :, None, None]
+    a = ref_p[rows, cols].astype(np.int32)
+    right = ref_p[rows, cols + 1].astype(np.int32)
+    down = ref_p[rows + 1, cols].astype(np.int32)
+    diag = ref_p[rows + 1, cols + 1].astype(np.int32)
+    extra = (1,) * (a.ndim - 4)
+    fy = fy.reshape(nby, nbx, 1, 1, *extra)
+    fx = fx.reshape(nby, nbx, 1, 1, *extra)
+    both = (a + right + down + diag + 2) >> 2
+    horiz = (a + right + 1) >> 1
+    vert = (a + down + 1) >> 1
+    return np.where(fy & fx, both, np.where(fx, horiz, np.where(fy, vert, a)))
+
+
+def _refine_half(cy: np.ndarray, ry: np.ndarray, own: np.ndarray) -> np.ndarray:
+    """Step 5 (``precision=2``): the best of each whole-pixel vector and its 8 half-pixel neighbours."""
+    nby, nbx = own.shape[1:]
+    pad = MAX_MV + 2
+    ry_p = np.pad(ry, pad, mode="edge")
+    cur_b = cy.reshape(nby, BLOCK, nbx, BLOCK).transpose(0, 2, 1, 3)
+    best = 2 * own
+    best_c = np.abs(cur_b - _half_samples(ry_p, pad, BLOCK, best)).sum(axis=(2, 3))
+    for a in (-1, 0, 1):
+        for b in (-1, 0, 1):
+            if a == b == 0:
+                continue
+            v = np.clip(2 * own + np.array([a, b])[:, None, None], -2 * MAX_MV, 2 * MAX_MV)
+            c = np.abs(cur_b - _half_samples(ry_p, pad, BLOCK, v)).sum(axis=(2, 3))
+            c = c + (LAMBDA_MV // 2) * (abs(a) + abs(b))
+            better = c < best_c
+            best = np.where(better[None], v, best)
+            best_c = np.where(better, c, best_c)
+    return best
+
+
+def estimate(ref: np.ndarray, cur: np.ndarray, precision: int = 1) -> np.ndarray:
     """Motion of ``cur`` relative to ``ref`` (``uint8 (H, W, 3)``, sides multiples of ``BLOCK``):
-    ``int64 (2, H/BLOCK, W/BLOCK)``, ``(dy, dx)`` per block; the block at ``(i, j)`` is predicted by the
-    reference block at ``(i * BLOCK + dy, j * BLOCK + dx)`` (edge-replicated outside the frame)."""
+    ``int64 (2, H/BLOCK, W/BLOCK)``, ``(dy, dx)`` per block in ``1/precision`` pixels; the block at
+    ``(i, j)`` is predicted by the reference block at ``(i * BLOCK + dy, j * BLOCK + dx)``
+    (edge-replicated outside the frame; half-pixel positions interpolated, see the module docstring)."""
+    precision = _check_precision(precision)
     if ref.shape != cur.shape:
         raise ShapeError(f"reference {ref.shape} and frame {cur.shape} differ in size")
     h, w = cur.shape[:2]
@@ -151,17 +209,24 @@ def estimate(ref: np.ndarray, cur: np.ndarray) -> np.ndarray:
             own, med
         )
         own = np.where(take[None], med, own)
-    return own
+    return own if precision == 1 else _refine_half(cy, ry, own)
 
 
-def compensate(ref: np.ndarray, mv: np.ndarray) -> np.ndarray:
-    """The prediction ``uint8 (H, W, 3)``: each block copied from ``ref`` displaced by its vector."""
+def compensate(ref: np.ndarray, mv: np.ndarray, precision: int = 1) -> np.ndarray:
+    """The prediction ``uint8 (H, W, 3)``: each block copied from ``ref`` displaced by its vector (in
+    ``1/precision`` pixels; half-pixel samples interpolated, see the module docstring)."""
+    precision = _check_precision(precision)
     h, w = ref.shape[:2]
     nby, nbx = h // BLOCK, w // BLOCK
     if mv.shape != (2, nby, nbx):
         raise ShapeError(f"vectors {mv.shape} do not fit a {w}x{h} frame ({(2, nby, nbx)})")
-    if np.abs(mv).max(initial=0) > MAX_MV:
-        raise ShapeError(f"motion vectors beyond ±{MAX_MV}")
+    if np.abs(mv).max(initial=0) > MAX_MV * precision:
+        raise ShapeError(f"motion vectors beyond ±{MAX_MV * precision}")
+    if precision == 2:
+        pad = MAX_MV + 2
+        ref_p = np.pad(ref, ((pad, pad), (pad, pad), (0, 0)), mode="edge")
+        blocks = _half_samples(ref_p, pad, BLOCK, np.asarray(mv, dtype=np.int64)).astype(np.uint8)
+        return blocks.transpose(0, 2, 1, 3, 4).reshape(h, w, 3)
     pad = MAX_MV
     ref_p = np.pad(ref, ((pad, pad), (pad, pad), (0, 0)), mode="edge")
     k = np.arange(BLOCK)
