@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ncodec.codecs.registry import available_models, load
+from ncodec.codecs.registry import available_models, default_model, load
 from ncodec.io import sample_photo
 from ncodec.io.video import open_video, write_video
 
@@ -144,17 +144,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{r['codec']:<16} {r['gop']:>4} {r['quality']!s:>8} {r['bpp']:>7.4f} {r['encode_fps']:>8.2f} "
               f"{r['decode_fps']:>8.2f}")  # fmt: skip
     gop_clip = np.stack([f for _, f in zip(range(32), open_video(a.clip).frames(), strict=False)])
-    dr = drift(models[0], gop_clip) if models else None
+    default = default_model("video")  # drift and memory of the default model
+    dr = drift(default, gop_clip) if models else None
     if dr:
         print(f"drift over a GOP of {dr['frames']} frames, 1 vs 2 threads: max {dr['max_abs_diff']} levels, "
               f"{100 * dr['pixels_differing']:.3f} % of pixels differ")  # fmt: skip
-    doc = {"drift_1_vs_2_threads": dr, "command": " ".join(sys.argv), "platform": platform.platform(),
+    doc = {"drift_and_memory_model": default, "drift_1_vs_2_threads": dr, "command": " ".join(sys.argv),
+           "platform": platform.platform(),
            "cpu": platform.processor(),
            "threads": a.threads, "clip": Path(a.clip).name, "frames": int(clip.shape[0]),
            "size": f"{clip.shape[2]}x{clip.shape[1]}", "speed": rows}  # fmt: skip
     if not a.no_memory and models:
         w, h = (int(v) for v in a.size.split("x"))
-        mem = memory(models[0], a.memory_frames, (w, h), a.threads)
+        mem = memory(default, a.memory_frames, (w, h), a.threads)
         doc["memory"] = mem
         for r in mem:
             print(f"memory {r['frames']:>4} frames {r['size']}: encode peak {r['encode_peak_mb']} MB "

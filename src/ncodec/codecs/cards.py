@@ -43,6 +43,8 @@ def describe_model(name: str, path: Path, meta: dict[str, Any], default: bool = 
     if "parameters" in card:
         line += f", {card['parameters'] / 1e6:.2f} M parameters"
     line += f", {path.stat().st_size / 1e6:.1f} MB"
+    if cfg.get("base"):  # a derived model: its networks are the base model's
+        line += f" (plus {cfg['base']}'s weights)"
     if "training_steps" in card:
         line += f", {card['training_steps']} training steps"
     lines.append(line)

@@ -40,6 +40,8 @@ BLOCK = 16
 COARSE_RANGE = 8
 MAX_MV = 4 * COARSE_RANGE + 3
 LAMBDA_MV = 16
+#: Cost of one half-pixel step away from the whole-pixel vector, in SAD units (``precision=2``).
+LAMBDA_HALF = LAMBDA_MV // 2
 
 
 def mv_alphabet(precision: int = 1) -> int:
@@ -147,7 +149,7 @@ def _refine_half(cy: np.ndarray, ry: np.ndarray, own: np.ndarray) -> np.ndarray:
                 continue
             v = np.clip(2 * own + np.array([a, b])[:, None, None], -2 * MAX_MV, 2 * MAX_MV)
             c = np.abs(cur_b - _half_samples(ry_p, pad, BLOCK, v)).sum(axis=(2, 3))
-            c = c + (LAMBDA_MV // 2) * (abs(a) + abs(b))
+            c = c + LAMBDA_HALF * (abs(a) + abs(b))
             better = c < best_c
             best = np.where(better[None], v, best)
             best_c = np.where(better, c, best_c)
