@@ -38,6 +38,7 @@ from ncodec.codecs.video.train import held_out
 from ncodec.codecs.weights import read_metadata
 from ncodec.datasets.manifest import manifest_paths
 from ncodec.datasets.video import SyntheticCameraClips
+from ncodec.metrics.image import psnr
 
 R = 48  # symbols are histogrammed in -R..R (beyond: counted at the edge, coded as escapes by every table)
 ESCAPE_BITS = 64
@@ -94,10 +95,6 @@ def histograms(codec, photos: list[str], per_photo: int, seed: int, keep: int = 
         if i % 25 == 0:
             print(f"  clip {i}: {time.time() - t0:.0f} s", flush=True)
     return counts, kept
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    return float(10 * np.log10(255.0**2 / np.mean((a.astype(np.float64) - b) ** 2)))
 
 
 def fit(counts: np.ndarray, bits: np.ndarray, min_count: int) -> np.ndarray:

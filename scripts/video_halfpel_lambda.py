@@ -25,10 +25,7 @@ from ncodec.codecs.video import motion
 from ncodec.codecs.video.train import held_out
 from ncodec.datasets.manifest import manifest_paths
 from ncodec.datasets.video import SyntheticCameraClips
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    return float(10 * np.log10(255.0**2 / np.mean((a.astype(np.float64) - b) ** 2)))
+from ncodec.metrics.video import video_psnr
 
 
 def clips(photos: list[str]):
@@ -72,9 +69,7 @@ def main(argv: list[str] | None = None) -> int:
                         if k == kind:
                             d = codec.compress(clip, q, gop=32)
                             size += len(d)
-                            quality.append(
-                                np.mean([psnr(x, y) for x, y in zip(clip, codec.decompress(d), strict=True)])
-                            )
+                            quality.append(video_psnr(clip, codec.decompress(d)))
                     row = {
                         "motion": label,
                         "clips": kind,
