@@ -41,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
         "--ste-decoder", action="store_true",
         help="hyperprior: the synthesis sees the rounded latent (straight-through) in training",
     )  # fmt: skip
+    ap.add_argument(
+        "--transform", choices=("gdn", "lapped8"), default="gdn",
+        help="gdn: 16x GDN transforms; lapped8: a learned lapped colour-DCT at stride 8 (high rates)",
+    )  # fmt: skip
     ap.add_argument("--init-from", default="", help="start from this checkpoint's weights (step 0)")
     ap.add_argument("--out", default="runs/image")
     ap.add_argument("--steps", type=int, default=100_000)
@@ -64,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     cfg = TrainConfig(
         model=ImageModelConfig(
             bottleneck=args.bottleneck, n=args.n, m=args.m, nh=args.nh, gain_init=args.gain_init,
-            context=args.context, ste_decoder=args.ste_decoder, **lambdas,
+            context=args.context, ste_decoder=args.ste_decoder, transform=args.transform,
+            **lambdas,
         ),
         images=images, out_dir=args.out, steps=args.steps, batch=args.batch, crop=args.crop, lr=args.lr,
         schedule=args.schedule, lr_from=args.lr_from, init_from=args.init_from,

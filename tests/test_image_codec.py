@@ -12,14 +12,19 @@ from ncodec.codecs.image.models import ImageModelConfig
 from ncodec.codecs.image.train import CropPool, TrainConfig, train
 from ncodec.errors import FormatError, ShapeError
 
+#: The models under test: a plain hyperprior, one with the checkerboard context, and the lapped-transform
+#: model of the high qualities (stride 8, 192 latent channels, checkerboard context).
+MODELS = {
+    "none": {"context": "none"},
+    "checkerboard": {"context": "checkerboard", "ste_decoder": True},
+    "lapped": {"context": "checkerboard", "ste_decoder": True, "transform": "lapped8", "m": 192},
+}
 
-@pytest.fixture(scope="module", params=["none", "checkerboard"])
+
+@pytest.fixture(scope="module", params=sorted(MODELS))
 def codec(tmp_path_factory, request) -> ImageCodec:
-    context = request.param
     cfg = TrainConfig(
-        model=ImageModelConfig(
-            bottleneck="hyperprior", n=16, m=24, nh=16, context=context, ste_decoder=context != "none"
-        ),
+        model=ImageModelConfig(**{"n": 16, "m": 24, "nh": 16, **MODELS[request.param]}),
         images=_photos(), out_dir=str(tmp_path_factory.mktemp("run")), steps=40, batch=4, crop=64,
         lr=3e-3, ckpt_every=1000, log_every=1000, threads=1,
     )  # fmt: skip

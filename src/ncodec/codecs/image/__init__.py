@@ -21,7 +21,7 @@ from ncodec.codecs.registry import register_media
 
 register_media(
     "image",
-    modules=("ncodec.codecs.image.codec", "ncodec.codecs.image.tokens"),
+    modules=("ncodec.codecs.image.codec", "ncodec.codecs.image.tokens", "ncodec.codecs.image.ladder"),
     default_model="image-hyperprior-v5",
     commands=ImageCommands(),
     fuzz_seeds="ncodec.codecs.image.fuzz:image_seeds",

@@ -24,6 +24,10 @@ def image_config(d: object, path: str | os.PathLike[str]) -> ImageModelConfig:
         raise NcodecError(f"{path}: unknown bottleneck {cfg.bottleneck!r}; one of {sorted(MODELS)}")
     if cfg.context not in ("none", "checkerboard"):
         raise NcodecError(f"{path}: unknown context {cfg.context!r} (none or checkerboard)")
+    if cfg.transform not in ("gdn", "lapped8"):
+        raise NcodecError(f"{path}: unknown transform {cfg.transform!r} (gdn or lapped8)")
+    if cfg.transform == "lapped8" and cfg.m > 192:
+        raise NcodecError(f"{path}: the lapped transform has at most 192 latent channels, got {cfg.m}")
     return cfg
 
 
@@ -88,9 +92,14 @@ class ImageCodecBase(Codec):
     def check_file(self, data: bytes):
         """The shared header checks, and a decoded layout the image writer can produce (1-4 channels)."""
         h, q = super().check_file(data)
+        self.check_layout(h)
+        return h, q
+
+    @staticmethod
+    def check_layout(h) -> None:
+        """FormatError unless the header's decoded layout is one the image writer can produce."""
         if h.media.channels not in (1, 2, 3, 4):
             raise FormatError(f"bad channel count {h.media.channels} (1 grey, 2 grey+alpha, 3 RGB, 4 RGBA)")
-        return h, q
 
     def check_coded_size(
         self, height: int, width: int, latent_hw: tuple[int, ...], padding: tuple[int, ...] | None = None

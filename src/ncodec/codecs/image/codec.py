@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ncodec.codecs.header import check_header
 from ncodec.codecs.image.base import MAX_SIDE, ImageCodecBase
 from ncodec.codecs.image.models import HyperpriorModel, anchor_mask, scale_table
 from ncodec.codecs.image.refine import refine_latents
@@ -124,7 +125,8 @@ class ImageTokens:
 
     @property
     def padding(self) -> tuple[int, int, int, int]:
-        """(top, bottom, left, right) pixels added before the transform."""
+        """(top, bottom, left, right) pixels a 16x down-sampling model added before the transform (the
+        codec's :meth:`~ncodec.codecs.image.base.ImageCodecBase.padding` knows its model's stride)."""
         ph = self.y.shape[2] * 16 - self.height
         pw = self.y.shape[3] * 16 - self.width
         return (0, ph, 0, pw)
@@ -135,6 +137,11 @@ class ImageCodec(ImageCodecBase):
     """Encoder/decoder around a trained hyperprior image model (see the module docstring)."""
 
     compress_options = frozenset({"channels", "refine"})
+
+    #: Set on a quality ladder's view of this codec (:mod:`ncodec.codecs.image.ladder`): the ladder's
+    #: number of qualities and ``{ladder quality: this model's quality}`` of its rungs on this model.
+    #: The view's files then record the ladder's name, digest and quality.
+    rungs: tuple[int, dict[int, int]] | None = None
 
     def __init__(
         self,
@@ -205,16 +212,16 @@ class ImageCodec(ImageCodecBase):
 
     def _large(self, latent_hw: tuple[int, ...]) -> bool:
         """Whether the transforms run tile by tile for a latent of this size (bounded memory)."""
-        return latent_hw[-2] * latent_hw[-1] * 256 > self.tile_above
+        return latent_hw[-2] * latent_hw[-1] * self.model.stride**2 > self.tile_above
 
     def _analysis(self, x: torch.Tensor) -> torch.Tensor:
         """The latent of ``x`` (unpadded: edge-replicated to the model's alignment, tile by tile when
         large, so no padded copy of a large image is made)."""
-        a = self.model.align
+        a, s = self.model.align, self.model.stride
         size = (-(-x.shape[2] // a) * a, -(-x.shape[3] // a) * a)
-        if not self._large((size[0] // 16, size[1] // 16)):
+        if not self._large((size[0] // s, size[1] // s)):
             return self.model.g_a(self.pad(x))
-        return tiled(self.model.g_a, x, 16, 1, TILE_LATENTS, MARGIN_LATENTS, self.model.cfg.m, size=size)
+        return tiled(self.model.g_a, x, s, 1, TILE_LATENTS, MARGIN_LATENTS, self.model.cfg.m, size=size)
 
     def _integer(self, net: IntegerConvNet, x: torch.Tensor, scale: int, out_ch: int) -> torch.Tensor:
         """An integer network on ``x``, tile by tile for large latents: its arithmetic is exact, so the
@@ -226,7 +233,7 @@ class ImageCodec(ImageCodecBase):
     def _synthesis(self, y: torch.Tensor) -> torch.Tensor:
         if not self._large(y.shape[2:]):
             return self.model.g_s(y)
-        return tiled(self.model.g_s, y, 1, 16, TILE_LATENTS, MARGIN_LATENTS, 3)
+        return tiled(self.model.g_s, y, 1, self.model.stride, TILE_LATENTS, MARGIN_LATENTS, 3)
 
     @property
     def sections(self) -> int:
@@ -404,7 +411,8 @@ class ImageCodec(ImageCodecBase):
         """Tokens and the latent's table indexes → file bytes."""
         z_idx = self.z_coder._indexes(t.z.shape, None)
         channels = self.check_channels(channels)
-        media = MediaInfo(kind="image", width=t.width, height=t.height, channels=channels, padding=t.padding)
+        padding = self.padding(t.y.shape[2:4], t.height, t.width)
+        media = MediaInfo(kind="image", width=t.width, height=t.height, channels=channels, padding=padding)
         sections = [
             TokenSection(
                 t.z, self.z_coder.prior(z_idx), "EntropyBottleneck", chunk_len=_rows(t.z), prior_name="z"
@@ -424,13 +432,31 @@ class ImageCodec(ImageCodecBase):
                     tok, self.y_coder.prior(idx), "GaussianConditional", chunk_len=_rows(tok), prior_name=name
                 )
             )
-        extra = [("quality", str(t.quality))]
+        extra = [("quality", str(self._file_quality(t.quality)))]
         return compress_sections(
             sections, codec=self.name, weights_hash=self.digest, media=media, extra=extra
         )
 
+    def _file_quality(self, q: int) -> int:
+        """The quality a file of this codec records for the model's quality ``q`` (a ladder's view: the
+        ladder's quality of that rung)."""
+        if self.rungs is None:
+            return q
+        return next(fq for fq, mq in self.rungs[1].items() if mq == q)
+
+    def check_file(self, data: bytes):
+        if self.rungs is None:
+            return super().check_file(data)
+        total, to_model = self.rungs
+        h, fq = check_header(data, self.name, self.digest, media=self.media, qualities=total)
+        self.check_layout(h)
+        if fq not in to_model:
+            raise FormatError(f"quality {fq} of {self.name} is not coded by this rung's model")
+        return h, to_model[fq]
+
     def read_header(self, data: bytes) -> tuple[int, int, int]:
-        """Check that ``data`` is a file of this codec and weights; returns ``(quality, height, width)``."""
+        """Check that ``data`` is a file of this codec and weights; returns ``(quality, height, width)``
+        (a ladder's view: this model's quality of the file's rung)."""
         h, q = self.check_file(data)
         if len(h.sections) != self.sections:
             raise FormatError(f"not a {self.sections}-section image file of this codec")

@@ -40,6 +40,8 @@ from ncodec.codecs.image.nets import (
     entropy_parameters,
     hyper_analysis,
     hyper_synthesis,
+    lapped_analysis,
+    lapped_synthesis,
     synthesis,
 )
 from ncodec.codecs.layers import GainUnits
@@ -79,6 +81,10 @@ class ImageModelConfig:
     # hyperprior: the synthesis sees the hard-quantized latent (straight-through gradients) instead of the
     # noisy one ("mixed quantization", Minnen & Singh 2020); the rate still uses additive noise
     ste_decoder: bool = False
+    # "gdn": four stride-2 5x5 convolutions with GDN (16x down-sampling, ``n`` channels inside);
+    # "lapped8": one learned lapped transform, 16x16 windows at stride 8, initialised to a colour DCT
+    # (no capacity ceiling: ``m = 192`` is critically sampled; the model of the high qualities)
+    transform: str = "gdn"
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -106,8 +112,18 @@ class ImageModel(nn.Module):
     def __init__(self, cfg: ImageModelConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.g_a = analysis(cfg.n, cfg.m)
-        self.g_s = synthesis(cfg.n, cfg.m)
+        if cfg.transform == "gdn":
+            self.g_a = analysis(cfg.n, cfg.m)
+            self.g_s = synthesis(cfg.n, cfg.m)
+        elif cfg.transform == "lapped8":
+            if not 0 < cfg.m <= 192:
+                raise ValueError(f"the lapped transform has 1..192 latent channels, got m={cfg.m}")
+            self.g_a = lapped_analysis(cfg.m)
+            self.g_s = lapped_synthesis(cfg.m)
+            self.stride = 8
+            self.align = self.align // 2
+        else:
+            raise ValueError(f"unknown transform {cfg.transform!r} (gdn or lapped8)")
 
     @property
     def qualities(self) -> int:
