@@ -151,7 +151,10 @@ def _measure(
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", action="append", help="ncodec model name or .safetensors (repeatable)")
-    ap.add_argument("--quality", type=int, default=3, help="quality of the ncodec models (default 3)")
+    ap.add_argument(
+        "--quality", type=int, nargs="+", default=[3],
+        help="qualities of the ncodec models (default 3; several: each model at each, clamped to its ladder)",
+    )  # fmt: skip
     ap.add_argument(
         "--refine", type=int, default=0, metavar="STEPS",
         help="also time the hyperprior models' encoder with STEPS refinement steps (timed once per image)",
@@ -181,11 +184,12 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for name in args.model or list(available_models()):
         codec = load(name)
-        q = min(args.quality, codec.qualities - 1)
-        rows.append(
-            _measure(f"{codec.name} (q{q})", lambda x, c=codec, q=q: c.compress(x, q), codec.decompress,
-                     xs, args.repeat, True)
-        )  # fmt: skip
+        for q in sorted({min(q, codec.qualities - 1) for q in args.quality}):
+            rows.append(
+                _measure(f"{codec.name} (q{q})", lambda x, c=codec, q=q: c.compress(x, q), codec.decompress,
+                         xs, args.repeat, True)
+            )  # fmt: skip
+        q = min(args.quality[0], codec.qualities - 1)
         if args.refine and not hasattr(codec, "priors"):
             rows.append(
                 _measure(f"{codec.name}@refine={args.refine} (q{q})",
@@ -210,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         for name in args.model or list(available_models()):
             codec = load(name)
             if not hasattr(codec, "priors"):
-                qm = min(args.quality, codec.qualities - 1)
+                qm = min(args.quality[0], codec.qualities - 1)
                 large.append(_large(name, f"{codec.name} (q{qm})", args.large, qm, args.threads))
         if args.baseline:
             large.append(_large(args.baseline, label, args.large, q, args.threads))

@@ -42,8 +42,8 @@ def main(argv: list[str] | None = None) -> int:
         help="hyperprior: the synthesis sees the rounded latent (straight-through) in training",
     )  # fmt: skip
     ap.add_argument(
-        "--transform", choices=("gdn", "lapped8"), default="gdn",
-        help="gdn: 16x GDN transforms; lapped8: a learned lapped colour-DCT at stride 8 (high rates)",
+        "--transform", choices=("gdn", "dct8"), default="gdn",
+        help="gdn: 16x GDN transforms; dct8: a fixed 8x8 colour DCT, stride 8 (high rates)",
     )  # fmt: skip
     ap.add_argument("--init-from", default="", help="start from this checkpoint's weights (step 0)")
     ap.add_argument("--out", default="runs/image")

@@ -12,12 +12,12 @@ from ncodec.codecs.image.models import ImageModelConfig
 from ncodec.codecs.image.train import CropPool, TrainConfig, train
 from ncodec.errors import FormatError, ShapeError
 
-#: The models under test: a plain hyperprior, one with the checkerboard context, and the lapped-transform
+#: The models under test: a plain hyperprior, one with the checkerboard context, and the colour-DCT
 #: model of the high qualities (stride 8, 192 latent channels, checkerboard context).
 MODELS = {
     "none": {"context": "none"},
     "checkerboard": {"context": "checkerboard", "ste_decoder": True},
-    "lapped": {"context": "checkerboard", "ste_decoder": True, "transform": "lapped8", "m": 192},
+    "dct": {"context": "checkerboard", "ste_decoder": True, "transform": "dct8", "m": 192},
 }
 
 

@@ -25,10 +25,8 @@ GOLDEN = Path(__file__).resolve().parent / "golden" / "image"
 def parts() -> tuple[ImageCodec, ImageCodec]:
     low = ImageCodec.from_file(GOLDEN / "golden-hyperprior.safetensors", "golden-hyperprior")
     torch.manual_seed(0)
-    cfg = ImageModelConfig(
-        transform="lapped8", m=192, nh=16, context="checkerboard", lambdas=(0.05, 0.1, 0.2)
-    )
-    high = ImageCodec(build_model(cfg), "lapped-test")
+    cfg = ImageModelConfig(transform="dct8", m=192, nh=16, context="checkerboard", lambdas=(0.05, 0.1, 0.2))
+    high = ImageCodec(build_model(cfg), "dct-test")
     return low, high
 
 
@@ -85,6 +83,10 @@ def test_bad_rungs_are_refused(parts) -> None:
     for rungs in ([], [(0, 0), (0, 0)], [(2, 0)], [(1, 3)], [(0, -1)]):
         with pytest.raises(NcodecError):
             LadderCodec(list(parts), rungs, "bad")
+    for default in (2, -1, 0.5, True):
+        with pytest.raises(NcodecError, match="default quality"):
+            LadderCodec(list(parts), [(0, 0), (0, 1)], "bad", default_quality=default)
+    assert LadderCodec(list(parts), [(0, 0), (0, 1)], "l").default_quality == 1  # the top without one
     view = LadderCodec(list(parts), [(0, 1)], "l").views[0]
     with pytest.raises(NcodecError, match="of their own"):
         LadderCodec([view], [(0, 0)], "bad")
@@ -94,11 +96,12 @@ def test_weights_file_round_trip_and_refusals(tmp_path) -> None:
     from ncodec.codecs.registry import load
 
     v5 = load("image-hyperprior-v5")
-    lad = LadderCodec([v5], [(0, 1), (0, 4)], "ladder-x")
+    lad = LadderCodec([v5], [(0, 1), (0, 4), (0, 5)], "ladder-x", default_quality=1)
     path = tmp_path / "ladder-x.safetensors"
     lad.save(path, card={"summary": "test"})
     back = load(str(path))
     assert isinstance(back, LadderCodec) and back.digest == lad.digest and back.rungs == lad.rungs
+    assert back.default_quality == 1
     x = _x()
     assert torch.equal(back.decompress(lad.compress(x, 1)), v5.decompress(v5.compress(x, 4)))
     config = read_metadata(path)["config"]
@@ -118,6 +121,7 @@ def test_weights_file_round_trip_and_refusals(tmp_path) -> None:
         "noparts": ({**config, "parts": []}, None, "parts"),
         "rungtype": ({**config, "rungs": [[0, 1.5]]}, None, "integers"),
         "range": ({**config, "rungs": [[0, 9]]}, None, "bad ladder rung"),
+        "default": ({**config, "default_quality": 3}, None, "default quality"),
         "tensor": (config, {"ladder.rungs": torch.tensor([[0, 2], [0, 4]], dtype=i32)}, "does not match"),
         "extra": (config, {"ladder.rungs": torch.tensor(lad.rungs, dtype=i32), "x": torch.zeros(1)}, "only"),
     }  # fmt: skip

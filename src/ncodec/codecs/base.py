@@ -36,6 +36,12 @@ class Codec(torch.nn.Module):
     #: Number of rate points; qualities are ``0 .. qualities - 1``, higher is better.
     qualities: int
 
+    @property
+    def default_quality(self) -> int:
+        """The quality ``ncodec encode`` uses without ``--quality``: the top one unless the model names
+        another (a ladder whose top rungs are near-transparent)."""
+        return self.qualities - 1
+
     def check_quality(self, quality: Any) -> int:
         """``quality`` as an int in ``[0, qualities)``; ValueError otherwise (bools and fractions too)."""
         if isinstance(quality, bool):

@@ -38,13 +38,21 @@ def describe_model(name: str, path: Path, meta: dict[str, Any], default: bool = 
     card = meta.get("card", {})
     cfg = meta["config"]
     lines = [f"{name}{' (default)' if default else ''}: {card.get('summary', '')}"]
-    qualities = len(cfg.get("lambdas") or cfg.get("ladder") or (cfg.get("inter") or {}).get("lambdas") or [])
+    qualities = len(
+        cfg.get("lambdas")
+        or cfg.get("ladder")
+        or cfg.get("rungs")
+        or (cfg.get("inter") or {}).get("lambdas")
+        or []
+    )
     line = f"  {cfg.get('bottleneck')}, {qualities} qualities"
     if "parameters" in card:
         line += f", {card['parameters'] / 1e6:.2f} M parameters"
     line += f", {path.stat().st_size / 1e6:.1f} MB"
     if cfg.get("base"):  # a derived model: its networks are the base model's
         line += f" (plus {cfg['base']}'s weights)"
+    if cfg.get("parts"):  # a quality ladder: its rungs are other models' qualities
+        line += f" (rungs of {', '.join(str(p.get('model')) for p in cfg['parts'])})"
     if "training_steps" in card:
         line += f", {card['training_steps']} training steps"
     lines.append(line)

@@ -24,10 +24,10 @@ def image_config(d: object, path: str | os.PathLike[str]) -> ImageModelConfig:
         raise NcodecError(f"{path}: unknown bottleneck {cfg.bottleneck!r}; one of {sorted(MODELS)}")
     if cfg.context not in ("none", "checkerboard"):
         raise NcodecError(f"{path}: unknown context {cfg.context!r} (none or checkerboard)")
-    if cfg.transform not in ("gdn", "lapped8"):
-        raise NcodecError(f"{path}: unknown transform {cfg.transform!r} (gdn or lapped8)")
-    if cfg.transform == "lapped8" and cfg.m > 192:
-        raise NcodecError(f"{path}: the lapped transform has at most 192 latent channels, got {cfg.m}")
+    if cfg.transform not in ("gdn", "dct8"):
+        raise NcodecError(f"{path}: unknown transform {cfg.transform!r} (gdn or dct8)")
+    if cfg.transform == "dct8" and cfg.m > 192:
+        raise NcodecError(f"{path}: the DCT transform has at most 192 latent channels, got {cfg.m}")
     return cfg
 
 

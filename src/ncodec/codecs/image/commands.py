@@ -42,7 +42,7 @@ class ImageCommands:
         if model is None:
             raise NcodecError("no image model is shipped yet: pass --model WEIGHTS.safetensors")
         codec = load(model)
-        quality = codec.qualities - 1 if args.quality is None else args.quality
+        quality = codec.default_quality if args.quality is None else args.quality
         if not 0 <= quality < codec.qualities:
             raise NcodecError(f"--quality must be in 0..{codec.qualities - 1} for {codec.name}")
         if args.refine < 0:
@@ -93,7 +93,7 @@ class ImageCommands:
                 raise MediaError(f"{p} exists (use --force to overwrite)")
         x, channels = read_image(src)
         codec = load(model)
-        quality = codec.qualities - 1 if args.quality is None else args.quality
+        quality = codec.default_quality if args.quality is None else args.quality
         if not 0 <= quality < codec.qualities:
             raise NcodecError(f"--quality must be in 0..{codec.qualities - 1} for {codec.name}")
         out.mkdir(parents=True, exist_ok=True)  # only once everything checked out: no empty folder

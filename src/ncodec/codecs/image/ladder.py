@@ -2,8 +2,8 @@
 
 No single small network is good over the whole range people code photos at: the 16x GDN transforms
 of ``image-hyperprior-v5`` are strong at low rates but stop buying quality near 35 dB (their 128 latent
-values per 16x16 pixels are the limit), while a critically sampled lapped transform
-(``transform="lapped8"``) has no ceiling but is weaker at low rates.  A ladder model takes rungs from
+values per 16x16 pixels are the limit), while a critically sampled colour DCT of 8x8 blocks
+(``transform="dct8"``) has no ceiling but is weaker at low rates.  A ladder model takes rungs from
 each: quality ``Q`` is rung ``Q``, a ``(model, quality)`` pair, lowest rate first.
 
 Its weights file holds no networks: its configuration names each part model (shipped, loaded by name)
@@ -53,7 +53,13 @@ class LadderCodec(ImageCodecBase):
 
     compress_options = frozenset({"channels", "refine"})
 
-    def __init__(self, parts: list[ImageCodec], rungs: list[tuple[int, int]], name: str) -> None:
+    def __init__(
+        self,
+        parts: list[ImageCodec],
+        rungs: list[tuple[int, int]],
+        name: str,
+        default_quality: int | None = None,
+    ) -> None:
         super().__init__()
         if not parts or not all(isinstance(p, ImageCodec) and p.rungs is None for p in parts):
             raise NcodecError("a ladder's parts must be hyperprior image codecs of their own")
@@ -66,6 +72,12 @@ class LadderCodec(ImageCodecBase):
             seen.add((i, q))
         self.name, self.parts, self.rungs = name, list(parts), [(int(i), int(q)) for i, q in rungs]
         self.digest = ladder_digest(self.parts, self.rungs)
+        top = len(self.rungs) - 1
+        if default_quality is not None and (
+            type(default_quality) is not int or not 0 <= default_quality <= top
+        ):
+            raise NcodecError(f"a ladder's default quality must be in 0..{top}, got {default_quality!r}")
+        self._default = top if default_quality is None else default_quality
         self.views = []
         for i, part in enumerate(self.parts):
             view = copy.copy(part)  # shares the networks; only the file identity differs
@@ -76,6 +88,10 @@ class LadderCodec(ImageCodecBase):
     @property
     def qualities(self) -> int:
         return len(self.rungs)
+
+    @property
+    def default_quality(self) -> int:
+        return self._default
 
     def rung(self, quality: int) -> tuple[ImageCodec, int]:
         """The view that codes ladder quality ``quality`` and its model's quality."""
@@ -135,6 +151,7 @@ class LadderCodec(ImageCodecBase):
             "bottleneck": "ladder",
             "parts": [{"model": p.name, "digest": p.digest.hex()} for p in self.parts],
             "rungs": [[i, q] for i, q in self.rungs],
+            "default_quality": self._default,
         }
         meta = {"config": json.dumps(config), "name": self.name}
         if card is not None:
@@ -165,4 +182,4 @@ class LadderCodec(ImageCodecBase):
         t = state["ladder.rungs"]
         if t.dtype != torch.int32 or t.tolist() != rungs:
             raise NcodecError(f"{path}: the 'ladder.rungs' tensor does not match the configuration's rungs")
-        return cls(parts, [tuple(r) for r in rungs], name or Path(path).stem)
+        return cls(parts, [tuple(r) for r in rungs], name or Path(path).stem, config.get("default_quality"))

@@ -37,11 +37,11 @@ from ncodec import kernels
 from ncodec.codecs.image.nets import (
     analysis,
     context_net,
+    dct_analysis,
+    dct_synthesis,
     entropy_parameters,
     hyper_analysis,
     hyper_synthesis,
-    lapped_analysis,
-    lapped_synthesis,
     synthesis,
 )
 from ncodec.codecs.layers import GainUnits
@@ -82,8 +82,8 @@ class ImageModelConfig:
     # noisy one ("mixed quantization", Minnen & Singh 2020); the rate still uses additive noise
     ste_decoder: bool = False
     # "gdn": four stride-2 5x5 convolutions with GDN (16x down-sampling, ``n`` channels inside);
-    # "lapped8": one learned lapped transform, 16x16 windows at stride 8, initialised to a colour DCT
-    # (no capacity ceiling: ``m = 192`` is critically sampled; the model of the high qualities)
+    # "dct8": a fixed orthonormal colour DCT of 8x8 blocks (stride 8; no capacity ceiling: ``m = 192``
+    # is critically sampled; the model of the high qualities, where the entropy model does the work)
     transform: str = "gdn"
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -115,15 +115,15 @@ class ImageModel(nn.Module):
         if cfg.transform == "gdn":
             self.g_a = analysis(cfg.n, cfg.m)
             self.g_s = synthesis(cfg.n, cfg.m)
-        elif cfg.transform == "lapped8":
+        elif cfg.transform == "dct8":
             if not 0 < cfg.m <= 192:
-                raise ValueError(f"the lapped transform has 1..192 latent channels, got m={cfg.m}")
-            self.g_a = lapped_analysis(cfg.m)
-            self.g_s = lapped_synthesis(cfg.m)
+                raise ValueError(f"the DCT transform has 1..192 latent channels, got m={cfg.m}")
+            self.g_a = dct_analysis(cfg.m)
+            self.g_s = dct_synthesis(cfg.m)
             self.stride = 8
             self.align = self.align // 2
         else:
-            raise ValueError(f"unknown transform {cfg.transform!r} (gdn or lapped8)")
+            raise ValueError(f"unknown transform {cfg.transform!r} (gdn or dct8)")
 
     @property
     def qualities(self) -> int:

@@ -37,16 +37,15 @@ def synthesis(n: int, m: int, cout: int = 3) -> nn.Sequential:
     )  # fmt: skip
 
 
-#: Block side of the lapped transform (``transform="lapped8"``): one latent position per 8x8 pixels.
-LAPPED_BLOCK = 8
+#: Block side of the colour-DCT transform (``transform="dct8"``): one latent position per 8x8 pixels.
+DCT_BLOCK = 8
 
 
-def lapped_basis() -> torch.Tensor:
-    """``(192, 3, 16, 16)``: an orthonormal colour transform (luma ``(1,1,1)/sqrt 3`` and two orthogonal
-    chroma axes) times the orthonormal 8x8 DCT-II, in the centre 8x8 of a 16x16 window (the lapping
-    margins start at zero: a plain block DCT that training may overlap).  Channel ``c * 64 + 8u + v`` is
-    colour axis ``c``'s frequency ``(u, v)``."""
-    b = LAPPED_BLOCK
+def dct_basis() -> torch.Tensor:
+    """``(192, 3, 8, 8)``: an orthonormal colour transform (luma ``(1,1,1)/sqrt 3`` and two orthogonal
+    chroma axes) times the orthonormal 8x8 DCT-II.  Channel ``c * 64 + 8u + v`` is colour axis ``c``'s
+    frequency ``(u, v)``."""
+    b = DCT_BLOCK
     n = torch.arange(b, dtype=torch.float64)
     dct = torch.cos(math.pi * (2 * n[None, :] + 1) * n[:, None] / (2 * b)) * math.sqrt(2 / b)
     dct[0] /= math.sqrt(2)
@@ -55,33 +54,30 @@ def lapped_basis() -> torch.Tensor:
         / torch.tensor([3, 2, 6], dtype=torch.float64).sqrt()[:, None]
     )
     basis2d = torch.einsum("ui,vj->uvij", dct, dct).reshape(b * b, b, b)
-    w = torch.zeros(3, b * b, 3, 2 * b, 2 * b, dtype=torch.float64)
-    w[:, :, :, b // 2 : b // 2 + b, b // 2 : b // 2 + b] = torch.einsum("ck,fij->cfkij", colour, basis2d)
-    return w.reshape(3 * b * b, 3, 2 * b, 2 * b).float()
+    return torch.einsum("ck,fij->cfkij", colour, basis2d).reshape(3 * b * b, 3, b, b).float()
 
 
-def lapped_analysis(m: int) -> nn.Conv2d:
-    """``(B, 3, H, W)`` → ``(B, m, H/8, W/8)``: a learned lapped transform (16x16 windows, stride 8),
-    initialised to the colour-DCT basis of :func:`lapped_basis` (its first ``m`` channels; ``m = 192`` is
-    critically sampled) centred on mid-grey."""
-    b = LAPPED_BLOCK
-    net = nn.Conv2d(3, m, 2 * b, stride=b, padding=b // 2)
+def dct_analysis(m: int) -> nn.Conv2d:
+    """``(B, 3, H, W)`` → ``(B, m, H/8, W/8)``: the first ``m`` channels of :func:`dct_basis` (``m = 192``
+    is critically sampled, so the transform itself caps no quality), centred on mid-grey.  Fixed: its
+    parameters do not train (a trained inverse drifts from the exact one and caps the top qualities)."""
+    b = DCT_BLOCK
+    net = nn.Conv2d(3, m, b, stride=b)
     with torch.no_grad():
-        w = lapped_basis()[:m]
+        w = dct_basis()[:m]
         net.weight.copy_(w)
         net.bias.copy_(-0.5 * w.sum((1, 2, 3)))
-    return net
+    return net.requires_grad_(False)
 
 
-def lapped_synthesis(m: int) -> nn.ConvTranspose2d:
-    """``(B, m, h, w)`` → ``(B, 3, 8h, 8w)``: the transpose of :func:`lapped_analysis` at initialisation
-    (its inverse, the basis being orthonormal)."""
-    b = LAPPED_BLOCK
-    net = nn.ConvTranspose2d(m, 3, 2 * b, stride=b, padding=b // 2)
+def dct_synthesis(m: int) -> nn.ConvTranspose2d:
+    """``(B, m, h, w)`` → ``(B, 3, 8h, 8w)``: the inverse (transpose) of :func:`dct_analysis`; fixed."""
+    b = DCT_BLOCK
+    net = nn.ConvTranspose2d(m, 3, b, stride=b)
     with torch.no_grad():
-        net.weight.copy_(lapped_basis()[:m])
+        net.weight.copy_(dct_basis()[:m])
         net.bias.fill_(0.5)
-    return net
+    return net.requires_grad_(False)
 
 
 def hyper_analysis(m: int, nh: int) -> nn.Sequential:
