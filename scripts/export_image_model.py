@@ -25,7 +25,7 @@ from ncodec.codecs.cards import training_card
 from ncodec.codecs.image.codec import ImageCodec
 from ncodec.codecs.image.models import ImageModelConfig, build_model
 from ncodec.codecs.image.tokens import TokenImageCodec
-from ncodec.codecs.image.train import CropPool, export_weights
+from ncodec.codecs.image.train import CropPool, export_weights, refit_hyper_prior
 from ncodec.rd.cards import rd_summary
 
 
@@ -39,6 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--prior-crops", type=int, default=64, help="token models: 256x256 crops to fit the priors on"
     )
+    ap.add_argument(
+        "--refit-hyper-prior", type=int, default=0, metavar="CROPS",
+        help="hyperprior: fit the hyper-latent density to CROPS 256x256 training crops first (smaller files, "
+        "same tokens of y; see ncodec.codecs.image.train.refit_hyper_prior)",
+    )  # fmt: skip
     ap.add_argument("--rd", help="ncodec bench rd JSON whose points and BD-rates go into the card")
     ap.add_argument("--rd-codec", help="the model's codec name in --rd (default: the model name)")
     args = ap.parse_args(argv)
@@ -50,6 +55,18 @@ def main(argv: list[str] | None = None) -> int:
     card = json.loads(Path(args.card_file).read_text()) if args.card_file else {}
     card.update(json.loads(args.card) if args.card else {})
     name = args.name or Path(args.output).stem
+    if args.refit_hyper_prior and cfg.bottleneck == "hyperprior":
+        pool = CropPool(state["config"]["images"], 256)
+        crops = pool.batch(args.refit_hyper_prior, torch.Generator().manual_seed(2024))
+        fit = refit_hyper_prior(model, crops)
+        print(
+            f"hyper-latent density refitted: {fit['z_bits_before']:.3f} -> {fit['z_bits_after']:.3f} bits"
+        )
+        card["hyper_prior_refit"] = {
+            "crops": args.refit_hyper_prior,
+            **{k: round(v, 4) for k, v in fit.items()},
+        }
+        model.eval()
     card = training_card(card, state, model, cfg.to_dict())
     if args.rd:
         card["rd_eval"] = rd_summary(json.loads(Path(args.rd).read_text()), args.rd_codec or name)

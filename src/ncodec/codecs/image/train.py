@@ -24,7 +24,10 @@ from ncodec.codecs.train import TrainerConfig, init_weights, learning_rate, run_
 from ncodec.codecs.weights import write_weights
 from ncodec.errors import MediaError
 
-__all__ = ["CropPool", "TrainConfig", "evaluate", "export_weights", "init_weights", "learning_rate", "train"]
+__all__ = [
+    "CropPool", "TrainConfig", "evaluate", "export_weights", "init_weights", "learning_rate",
+    "refit_hyper_prior", "train",
+]  # fmt: skip
 
 
 class CropPool:
@@ -163,3 +166,49 @@ def evaluate(model: ImageModel, x: torch.Tensor) -> dict[int, dict[str, float]]:
         return out
     finally:
         model.train(was_training)
+
+
+def refit_hyper_prior(
+    model: ImageModel, crops: torch.Tensor, steps: int = 400, lr: float = 1e-2, batch: int = 8
+) -> dict[str, float]:
+    """Fit the hyper-latent's factorised density to the hyper-latents the trained transforms give on
+    ``crops`` (training images), keeping everything else, so files get smaller and nothing else moves.
+
+    Trained jointly at a small learning rate, the density lags far behind the hyper-analysis: a model
+    after a few thousand steps spent 2.4 bits per ``z`` element whose rounded values have 0.6 bits of
+    empirical entropy.  This maximises the exact probability of the coded symbols (``round(z - median)
+    + median``, the medians kept, so the ``z`` tokens and every table of ``y`` stay as they are), then
+    moves the tail quantiles to the new density (the coded range).  Returns the bits per ``z`` element
+    before and after."""
+    eb = model.entropy_bottleneck
+    with torch.no_grad():
+        zs = torch.cat([model.h_a(model.g_a(crops[i : i + batch])) for i in range(0, len(crops), batch)])
+        values = zs.transpose(0, 1).reshape(zs.shape[1], 1, -1)
+        medians = eb._get_medians().detach().clone()
+        coded = torch.round(values - medians) + medians
+
+    def bits() -> torch.Tensor:
+        lik, _, _ = eb._likelihood(coded)
+        return -torch.log2(eb.likelihood_lower_bound(lik)).mean()
+
+    with torch.no_grad():
+        before = float(bits())
+    density = [p for n, p in eb.named_parameters() if n != "quantiles"]
+    opt = torch.optim.Adam(density, lr=lr)
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = bits()
+        loss.backward()
+        opt.step()
+    aux = torch.optim.Adam([eb.quantiles], lr=lr)
+    for _ in range(steps * 5):
+        aux.zero_grad()
+        eb.loss().backward()
+        aux.step()
+    with torch.no_grad():
+        eb.quantiles[:, :, 1:2] = medians.reshape(-1, 1, 1)  # the medians (the coded grid) stay
+        lo, hi = eb.quantiles[:, :, 0:1], eb.quantiles[:, :, 2:3]
+        eb.quantiles[:, :, 0:1] = torch.minimum(lo, eb.quantiles[:, :, 1:2] - 1)
+        eb.quantiles[:, :, 2:3] = torch.maximum(hi, eb.quantiles[:, :, 1:2] + 1)
+        after = float(bits())
+    return {"z_bits_before": before, "z_bits_after": after}
